@@ -1,0 +1,36 @@
+/**
+ * probekit: in-app instrumentation for Node.js. This file is the public surface and
+ * nothing else.
+ */
+export { createProbe, probe, Probe } from './probes/probe.js';
+export { Counter } from './probes/counter.js';
+export { Meter } from './probes/meter.js';
+export { Histogram, HistogramTimer } from './probes/histogram.js';
+export { Metric } from './probes/metric.js';
+export { OVERFLOW_LABEL_VALUE } from './probes/family.js';
+
+export type {
+  BaseOptions,
+  CounterOptions,
+  HistogramOptions,
+  MeterOptions,
+  MetricOptions,
+  ProbeOptions,
+} from './probes/probe.js';
+export type { Clock } from './probes/time.js';
+export type { Kind, LabelValues } from './probes/family.js';
+export type { HistogramValue } from './probes/histogram.js';
+export type { MetricInput, MetricValue } from './probes/metric.js';
+export type {
+  CounterSeriesSnapshot,
+  CounterSnapshot,
+  FamilySnapshot,
+  HistogramSeriesSnapshot,
+  HistogramSnapshot,
+  MeterSeriesSnapshot,
+  MeterSnapshot,
+  MetricSeriesSnapshot,
+  MetricSnapshot,
+  Snapshot,
+  SnapshotLabels,
+} from './probes/snapshot.js';

@@ -1,0 +1,380 @@
+import type { Family, LabelValues } from './family.js';
+import { HI, KEY_SHIFT, LogStore, lowerBound, midpoint } from './sketch.js';
+import type { TimeSource } from './time.js';
+
+/** How finely a histogram's window is cut: this many steps per `timeframe`. */
+export const HISTOGRAM_STEPS = 6;
+
+/** prom-client's and the Prometheus clients' default buckets, in seconds. */
+export const DEFAULT_BUCKETS_SECONDS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Default percentiles reported by `val()`. */
+export const DEFAULT_PERCENTILES: readonly number[] = [0.5, 0.75, 0.9, 0.95, 0.99, 0.999];
+
+/** Milliseconds per unit for the time units a histogram understands. */
+const TIME_UNITS: Readonly<Record<string, number>> = {
+  ns: 1e-6,
+  nanoseconds: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  microseconds: 1e-3,
+  ms: 1,
+  milliseconds: 1,
+  s: 1000,
+  sec: 1000,
+  seconds: 1000,
+  min: 60_000,
+  minutes: 60_000,
+};
+
+/** Milliseconds per `unit` if it is a time unit, else `undefined`. */
+export function msPerUnit(unit: string | undefined): number | undefined {
+  return unit === undefined ? undefined : TIME_UNITS[unit];
+}
+
+/** `0.5` → `p50`, `0.999` → `p999`, `0.1` → `p10`, `0.05` → `p05`, `1` → `p100`. */
+export function percentileKey(q: number): string {
+  if (q === 1) return 'p100';
+  if (q === 0) return 'p0';
+  const digits = String(q).slice(2);
+  return `p${digits.length < 2 ? digits.padEnd(2, '0') : digits}`;
+}
+
+/** What `histogram.val()` returns. */
+export interface HistogramValue {
+  /** Observations since creation (cumulative, like the Prometheus `_count`). */
+  readonly count: number;
+  /** Sum of all observations since creation (cumulative, like `_sum`). */
+  readonly sum: number;
+  /** Length of the window that min/max/mean/percentiles cover, in seconds. */
+  readonly windowSeconds: number;
+  /** Observations inside the window. */
+  readonly windowCount: number;
+  /** Smallest observation in the window; `null` when the window is empty. */
+  readonly min: number | null;
+  /** Largest observation in the window; `null` when the window is empty. */
+  readonly max: number | null;
+  /** Mean of the observations in the window; `null` when the window is empty. */
+  readonly mean: number | null;
+  /** Window percentiles, keyed `p50`, `p95`, `p99`, `p999`…; `null` when the window is empty. */
+  readonly [percentile: `p${number}`]: number | null;
+}
+
+/** One step of the window. */
+class WindowStep {
+  sum = 0;
+  min = Infinity;
+  max = -Infinity;
+  zeros = 0;
+  readonly pos = new LogStore();
+  /** Magnitudes of negative observations; rare. */
+  readonly neg = new LogStore();
+
+  /** True when nothing was observed in this step (every observation lowers `min`). */
+  get empty(): boolean {
+    return this.min === Infinity;
+  }
+
+  clear(): void {
+    if (this.empty) return;
+    this.sum = 0;
+    this.min = Infinity;
+    this.max = -Infinity;
+    this.zeros = 0;
+    this.pos.clear();
+    this.neg.clear();
+  }
+
+  /** Records a value that is zero, negative or subnormal (off the fast path). */
+  addOther(v: number): void {
+    if (v === 0) {
+      this.zeros++;
+      return;
+    }
+    f64[0] = v < 0 ? -v : v;
+    const key = (u32[HI] as number) >>> KEY_SHIFT;
+    const store = v < 0 ? this.neg : this.pos;
+    let i = key - store.offset;
+    if (i >>> 0 >= store.counts.length) i = store.grow(key);
+    (store.counts[i] as number)++;
+  }
+}
+
+function mod(a: number, n: number): number {
+  const r = a % n;
+  return r < 0 ? r + n : r;
+}
+
+// Scratch views for the sketch key; module-level so the hot path loads no property.
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+const HI_WORD = HI;
+
+/** First index whose bound is >= v (bounds.length when none): the Prometheus `le` bucket. */
+function bucketIndex(bounds: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = bounds.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (v > (bounds[mid] as number)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+const SMALLEST_NORMAL = 2.2250738585072014e-308;
+
+/**
+ * Distribution of observed values: cumulative Prometheus buckets, count and sum, plus
+ * min/max/mean and percentiles over a sliding window (default the last 60 s, advanced
+ * in six steps, so it covers between 50 and 60 s).
+ *
+ * Percentiles come from a log-linear sketch and are within 0.78% of the exact ones.
+ *
+ * @example
+ * const latency = probe.histogram({ name: 'http_request_duration', unit: 'ms' });
+ * const timer = latency.startTimer();
+ * // ... handle the request ...
+ * timer.end(); // observes the elapsed milliseconds
+ * latency.val().p99;
+ */
+export class Histogram<L extends string = string> {
+  /** @internal */ _count = 0;
+  /** @internal */ _sum = 0;
+  /** @internal Upper bounds (`le`), strictly increasing, without +Inf. */
+  readonly _bounds: Float64Array;
+  /** @internal Per-bucket (non-cumulative) counts; the last entry is the +Inf bucket. */
+  readonly _counts: Float64Array;
+  /** @internal */ readonly _linear: boolean;
+  /** @internal */ _seen: number;
+  /** @internal */ _step: number;
+  /** @internal */ _win: WindowStep;
+  /** @internal */ readonly _steps: WindowStep[];
+  /** @internal */ readonly _stepMs: number;
+  /** @internal */ readonly _time: TimeSource;
+  /** @internal */ readonly _percentiles: readonly number[];
+  /** @internal */ readonly _percentileKeys: readonly string[];
+  /** @internal */ readonly _timerScale: number;
+  /** @internal */ readonly _family: Family<Histogram<L>>;
+  /** Label values of this series; `{}` for the unlabelled series. */
+  readonly labelValues: LabelValues<L>;
+
+  /** @internal Created by `probe.histogram()` and `labels()`, not directly. */
+  constructor(
+    family: Family<Histogram<L>>,
+    labelValues: LabelValues,
+    bounds: Float64Array,
+    percentiles: readonly number[],
+    timeframe: number,
+  ) {
+    this._family = family;
+    this.labelValues = labelValues as LabelValues<L>;
+    this._time = family.owner.time;
+    this._bounds = bounds;
+    this._counts = new Float64Array(bounds.length + 1);
+    this._linear = bounds.length <= 16;
+    this._percentiles = percentiles;
+    this._percentileKeys = percentiles.map(percentileKey);
+    this._timerScale = 1 / (msPerUnit(family.unit) ?? 1000);
+    this._stepMs = (timeframe * 1000) / HISTOGRAM_STEPS;
+    this._steps = Array.from({ length: HISTOGRAM_STEPS }, () => new WindowStep());
+    this._step = Math.floor(this._time.now() / this._stepMs);
+    this._win = this._steps[mod(this._step, HISTOGRAM_STEPS)] as WindowStep;
+    this._seen = this._time.tick;
+  }
+
+  /**
+   * Records one observation. NaN, ±Infinity or a non-number is dropped and counted in
+   * `probekit_dropped_values_total`.
+   */
+  observe(v: number): void {
+    if (typeof v !== 'number' || v - v !== 0) {
+      this._family.drop();
+      return;
+    }
+    if (this._time.tick !== this._seen) this._sync(this._time.now());
+    this._count++;
+    this._sum += v;
+    const w = this._win;
+    // Sketch first: the key comes from the float's bits (see sketch.ts), no Math.log.
+    // Doing it before the bucket scan measured ~3x faster than after it.
+    if (v >= SMALLEST_NORMAL) {
+      f64[0] = v;
+      const key = (u32[HI_WORD] as number) >>> KEY_SHIFT;
+      const store = w.pos;
+      const j = key - store.offset;
+      if (j >>> 0 < store.counts.length) (store.counts[j] as number)++;
+      else (store.counts[store.grow(key)] as number)++;
+    } else {
+      w.addOther(v);
+    }
+    w.sum += v;
+    if (v < w.min) w.min = v;
+    if (v > w.max) w.max = v;
+    const bounds = this._bounds;
+    const n = bounds.length;
+    // Few buckets: a linear scan beats a binary search, and most values land early.
+    // Many buckets: a binary search (out of line) finds the bucket; the scan is then a no-op.
+    let i = this._linear ? 0 : bucketIndex(bounds, v);
+    while (i < n && v > (bounds[i] as number)) i++;
+    (this._counts[i] as number)++;
+  }
+
+  /** pmx's name for {@link Histogram.observe}. */
+  update(v: number): void {
+    this.observe(v);
+  }
+
+  /**
+   * Starts a timer; `end()` observes the elapsed time in the histogram's unit (`ms`,
+   * `s`, `us`, `ns`, `min`; seconds when the unit is not a time unit) and returns it.
+   */
+  startTimer(): HistogramTimer {
+    return new HistogramTimer(this);
+  }
+
+  /** Cumulative count and sum, and the window's min, max, mean and percentiles. */
+  val(): HistogramValue {
+    this._sync(this._time.now());
+    const steps = this._steps;
+    let sum = 0;
+    let min = Infinity;
+    let max = -Infinity;
+    for (const s of steps) {
+      sum += s.sum;
+      if (s.min < min) min = s.min;
+      if (s.max > max) max = s.max;
+    }
+    const pos = merge(steps, 'pos');
+    const neg = merge(steps, 'neg');
+    let zeros = 0;
+    for (const s of steps) zeros += s.zeros;
+    const count = pos.total + neg.total + zeros;
+    const out: Record<string, number | null> = {
+      count: this._count,
+      sum: this._sum,
+      windowSeconds: (this._stepMs * HISTOGRAM_STEPS) / 1000,
+      windowCount: count,
+      min: count === 0 ? null : min,
+      max: count === 0 ? null : max,
+      mean: count === 0 ? null : sum / count,
+    };
+    const values = count === 0 ? undefined : quantiles(pos, neg, zeros, count, this._percentiles, min, max);
+    for (let i = 0; i < this._percentileKeys.length; i++) {
+      out[this._percentileKeys[i] as string] = values === undefined ? null : (values[i] as number);
+    }
+    return out as unknown as HistogramValue;
+  }
+
+  /** Cumulative bucket counts, one per bound plus the final +Inf bucket. */
+  buckets(): { readonly bounds: readonly number[]; readonly counts: readonly number[] } {
+    const counts: number[] = [];
+    let acc = 0;
+    for (const c of this._counts) counts.push((acc += c));
+    return { bounds: Array.from(this._bounds), counts };
+  }
+
+  /** The child series for these label values (cached): hold it to make `observe()` as cheap as an unlabelled one. */
+  labels(values: LabelValues<L>): Histogram<L> {
+    return this._family.child(values);
+  }
+
+  /** @internal Moves the window to `now`, clearing the steps it moves into. */
+  _sync(now: number): void {
+    this._seen = this._time.tick;
+    const step = Math.floor(now / this._stepMs);
+    const gap = step - this._step;
+    if (gap <= 0) return;
+    const n = HISTOGRAM_STEPS;
+    for (let k = 1; k <= Math.min(gap, n); k++) (this._steps[mod(this._step + k, n)] as WindowStep).clear();
+    this._step = step;
+    this._win = this._steps[mod(step, n)] as WindowStep;
+  }
+}
+
+/** Times one operation for a histogram; see {@link Histogram.startTimer}. */
+export class HistogramTimer {
+  private readonly histogram: Histogram<string>;
+  private readonly start: number;
+  private ended = false;
+
+  /** @internal */
+  constructor(histogram: Histogram<string>) {
+    this.histogram = histogram;
+    this.start = histogram._time.precise();
+  }
+
+  /** Observes and returns the elapsed time in the histogram's unit; later calls only return it. */
+  end(): number {
+    const elapsed = (this.histogram._time.precise() - this.start) * this.histogram._timerScale;
+    if (!this.ended) {
+      this.ended = true;
+      this.histogram.observe(elapsed);
+    }
+    return elapsed;
+  }
+}
+
+/**
+ * Nearest-rank percentiles (rank ⌈q·n⌉) over the merged window: negatives from the most
+ * negative up, then zeros, then positives; each reported as its bucket's midpoint,
+ * clamped to the window's exact min and max.
+ */
+function quantiles(pos: Merged, neg: Merged, zeros: number, count: number, qs: readonly number[], min: number, max: number): number[] {
+  const out: number[] = [];
+  for (const q of qs) {
+    const rank = Math.min(count, Math.max(1, Math.ceil(q * count)));
+    out.push(Math.min(max, Math.max(min, valueAtRank(rank, pos, neg, zeros))));
+  }
+  return out;
+}
+
+interface Merged {
+  readonly counts: Float64Array;
+  readonly offset: number;
+  readonly total: number;
+}
+
+function merge(steps: readonly WindowStep[], side: 'pos' | 'neg'): Merged {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const s of steps) {
+    const store = s[side];
+    if (s.empty || store.counts.length === 0) continue;
+    lo = Math.min(lo, store.offset);
+    hi = Math.max(hi, store.offset + store.counts.length - 1);
+  }
+  if (lo === Infinity) return { counts: new Float64Array(0), offset: 0, total: 0 };
+  const counts = new Float64Array(hi - lo + 1);
+  let total = 0;
+  for (const s of steps) {
+    const store = s[side];
+    if (s.empty) continue;
+    const shift = store.offset - lo;
+    for (let i = 0; i < store.counts.length; i++) {
+      const c = store.counts[i] as number;
+      if (c !== 0) {
+        counts[shift + i] = (counts[shift + i] as number) + c;
+        total += c;
+      }
+    }
+  }
+  return { counts, offset: lo, total };
+}
+
+function valueAtRank(rank: number, pos: Merged, neg: Merged, zeros: number): number {
+  let seen = 0;
+  // Negative values ascend as their magnitude's key descends.
+  for (let i = neg.counts.length - 1; i >= 0; i--) {
+    seen += neg.counts[i] as number;
+    if (seen >= rank) return -midpoint(neg.offset + i);
+  }
+  seen += zeros;
+  if (seen >= rank) return 0;
+  for (let i = 0; i < pos.counts.length; i++) {
+    seen += pos.counts[i] as number;
+    if (seen >= rank) return midpoint(pos.offset + i);
+  }
+  /* c8 ignore next */
+  return lowerBound(pos.offset + pos.counts.length);
+}

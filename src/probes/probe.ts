@@ -1,0 +1,394 @@
+import { Counter } from './counter.js';
+import { Family, type FamilyOwner, type Kind, type LabelValues } from './family.js';
+import { DEFAULT_BUCKETS_SECONDS, DEFAULT_PERCENTILES, Histogram, HISTOGRAM_STEPS, msPerUnit } from './histogram.js';
+import { Meter, METER_STEPS } from './meter.js';
+import { Metric, type MetricInput } from './metric.js';
+import { isExportName, isLabelName, toExportName, withPrefix } from './names.js';
+import { snapshotFamily, type Snapshot } from './snapshot.js';
+import { type Clock, TimeSource } from './time.js';
+import {
+  checkInteger,
+  checkKnownKeys,
+  checkObject,
+  checkPositive,
+  checkString,
+  describe,
+  optionalString,
+  rangeError,
+  typeError,
+} from './validate.js';
+
+/** Options of {@link createProbe}. */
+export interface ProbeOptions {
+  /**
+   * Returns the current time in milliseconds. Every window (meters, histogram
+   * percentiles) and timer follows it exactly; inject one in tests instead of sleeping.
+   * @default a shared coarse clock advanced by one unref()ed timer, with Date.now() underneath
+   */
+  readonly clock?: Clock;
+  /**
+   * Prepended to every exported name with `_` (`app` + `requests` → `app_requests`).
+   * Must match `[a-zA-Z_:][a-zA-Z0-9_:]*`. Self-metrics keep their `probekit_` names.
+   * @default ''
+   */
+  readonly prefix?: string;
+  /**
+   * Most distinct label sets one metric tracks; further new sets fold into one overflow
+   * series whose labels are all `__overflow__`, with a single warning.
+   * @default 1000
+   */
+  readonly maxSeriesPerMetric?: number;
+}
+
+/** Options shared by every probe. */
+export interface BaseOptions {
+  /** Name, pmx style free text allowed (`'Calls per minute'`); the exported name is derived from it. */
+  readonly name: string;
+  /** Longer description, exported as HELP. @default the name */
+  readonly help?: string;
+}
+
+/** Options of {@link Probe.metric}. */
+export interface MetricOptions extends BaseOptions {
+  /** Initial value, or a function called every time the metric is read. @default unset */
+  readonly value?: MetricInput;
+  /** Unit, free text (`'MB'`, `'celsius'`). @default none */
+  readonly unit?: string;
+}
+
+/** Options of {@link Probe.counter}. */
+export interface CounterOptions<L extends string = string> extends BaseOptions {
+  /** Only goes up: exported as a Prometheus counter; `dec()` throws. @default false */
+  readonly monotonic?: boolean;
+  /** Declared label names, `[a-zA-Z_][a-zA-Z0-9_]*`. @default [] */
+  readonly labels?: readonly L[];
+  /** Unit, free text. @default none */
+  readonly unit?: string;
+}
+
+/** Options of {@link Probe.meter}. */
+export interface MeterOptions<L extends string = string> extends BaseOptions {
+  /** Rate unit in seconds: 1 = per second, 60 = per minute (as in pmx). @default 1 */
+  readonly samples?: number;
+  /** Window length in seconds; at least `samples`. @default 60 */
+  readonly timeframe?: number;
+  /** Declared label names. @default [] */
+  readonly labels?: readonly L[];
+  /** Unit, free text (`'req/min'`). @default none */
+  readonly unit?: string;
+}
+
+/** Options of {@link Probe.histogram}. */
+export interface HistogramOptions<L extends string = string> extends BaseOptions {
+  /** Unit of the observed values. Time units (`ms`, `s`, `us`, `ns`, `min`) scale the default buckets and timers. @default none (seconds for timers) */
+  readonly unit?: string;
+  /** Upper bounds of the cumulative buckets, strictly increasing. @default [0.005, …, 10] seconds, in the histogram's time unit */
+  readonly buckets?: readonly number[];
+  /** Percentiles reported by `val()`, each in [0, 1]. @default [0.5, 0.75, 0.9, 0.95, 0.99, 0.999] */
+  readonly percentiles?: readonly number[];
+  /** Window of min/max/mean/percentiles, in seconds. @default 60 */
+  readonly timeframe?: number;
+  /** Declared label names (`le` is reserved). @default [] */
+  readonly labels?: readonly L[];
+}
+
+const DEFAULT_MAX_SERIES = 1000;
+
+const SELF_DROPPED = 'probekit_dropped_values';
+const SELF_FOLDED = 'probekit_folded_label_sets';
+const SELF_FAILED = 'probekit_failed_reads';
+
+type AnyFamily = Family<unknown>;
+
+/**
+ * A registry of probes. `probe` is the process-wide default; {@link createProbe} makes
+ * isolated ones (tests, libraries).
+ *
+ * @example
+ * import { probe } from 'probekit';
+ * const calls = probe.meter({ name: 'Calls per minute', samples: 60 });
+ * calls.mark();
+ * console.log(JSON.stringify(probe.snapshot()));
+ */
+export class Probe implements FamilyOwner {
+  /** @internal */ readonly time: TimeSource;
+  /** Prefix applied to exported names. */
+  readonly prefix: string;
+  /** Per-metric cap on distinct label sets. */
+  readonly maxSeriesPerMetric: number;
+  private readonly byName = new Map<string, AnyFamily>();
+  private readonly byExport = new Map<string, AnyFamily>();
+  private readonly dropped: Counter<'metric'>;
+  private readonly folded: Counter<'metric'>;
+  private readonly failedReads: Counter<'metric'>;
+  private closed = false;
+
+  constructor(options: ProbeOptions = {}) {
+    const opts = checkObject('createProbe() options', options);
+    checkKnownKeys('createProbe()', opts, ['clock', 'prefix', 'maxSeriesPerMetric']);
+    if (opts.clock !== undefined && typeof opts.clock !== 'function') {
+      throw typeError('createProbe() option "clock"', 'a function returning milliseconds', opts.clock);
+    }
+    const prefix = optionalString('createProbe() option "prefix"', opts.prefix) ?? '';
+    if (prefix !== '' && !isExportName(prefix)) {
+      throw typeError('createProbe() option "prefix"', 'a string matching [a-zA-Z_:][a-zA-Z0-9_:]*', prefix);
+    }
+    this.prefix = prefix;
+    this.maxSeriesPerMetric =
+      opts.maxSeriesPerMetric === undefined
+        ? DEFAULT_MAX_SERIES
+        : checkInteger('createProbe() option "maxSeriesPerMetric"', opts.maxSeriesPerMetric, 1);
+    this.time = new TimeSource(opts.clock as Clock | undefined);
+    const self = (name: string, help: string): Counter<'metric'> =>
+      this.register<Counter<'metric'>>('counter', name, { help, labels: ['metric'], monotonic: true }, true, (f, l) => new Counter(f, l, true)).root;
+    this.dropped = self(SELF_DROPPED, 'Values that recording calls rejected (NaN, infinite, non-number, negative increments), by metric');
+    this.folded = self(SELF_FOLDED, 'Calls whose new label set was folded into the overflow series by the cardinality cap, by metric');
+    this.failedReads = self(SELF_FAILED, 'Metric value functions that threw or returned an unusable value, by metric');
+  }
+
+  /**
+   * A value you set, or a function evaluated at read time (a gauge).
+   * @example
+   * probe.metric({ name: 'Realtime users', value: () => sessions.size });
+   */
+  metric(options: MetricOptions): Metric {
+    const opts = checkObject('metric() options', options);
+    checkKnownKeys('metric()', opts, ['name', 'value', 'unit', 'help']);
+    const name = checkString('metric() option "name"', opts.name);
+    const unit = optionalString('metric() option "unit"', opts.unit);
+    const help = optionalString('metric() option "help"', opts.help);
+    const value = opts.value;
+    if (value !== undefined && typeof value !== 'function' && !isMetricValue(value)) {
+      throw typeError('metric() option "value"', 'a finite number, boolean, string, valid Date or a function returning one', value);
+    }
+    const family = this.register<Metric>('metric', name, { unit, help }, false, (f) => new Metric(f, value as MetricInput | undefined));
+    // Registering the same metric again (hot reload) takes the new value or function.
+    if (value !== undefined) family.root._value = value as MetricInput;
+    return family.root;
+  }
+
+  /**
+   * A count that goes up and down, or only up with `monotonic: true`.
+   * @example
+   * const errors = probe.counter({ name: 'errors', monotonic: true, labels: ['type'] });
+   * errors.labels({ type: 'timeout' }).inc();
+   */
+  counter<const L extends string = never>(options: CounterOptions<L>): Counter<L> {
+    const opts = checkObject('counter() options', options);
+    checkKnownKeys('counter()', opts, ['name', 'monotonic', 'labels', 'help', 'unit']);
+    const name = checkString('counter() option "name"', opts.name);
+    if (opts.monotonic !== undefined && typeof opts.monotonic !== 'boolean') {
+      throw typeError('counter() option "monotonic"', 'a boolean', opts.monotonic);
+    }
+    const monotonic = opts.monotonic === true;
+    const labels = checkLabels('counter()', opts.labels, []);
+    const help = optionalString('counter() option "help"', opts.help);
+    const unit = optionalString('counter() option "unit"', opts.unit);
+    return this.register<Counter<L>>('counter', name, { help, unit, labels, monotonic }, false, (f, l) => new Counter(f, l, monotonic)).root;
+  }
+
+  /**
+   * A rate over an exact sliding window: events in the last `timeframe` seconds per
+   * `samples` seconds.
+   * @example
+   * const rpm = probe.meter({ name: 'Requests per minute', samples: 60, timeframe: 60 });
+   * rpm.mark();
+   */
+  meter<const L extends string = never>(options: MeterOptions<L>): Meter<L> {
+    const opts = checkObject('meter() options', options);
+    checkKnownKeys('meter()', opts, ['name', 'samples', 'timeframe', 'labels', 'help', 'unit'], { seconds: 'samples' });
+    const name = checkString('meter() option "name"', opts.name);
+    const samples = opts.samples === undefined ? 1 : checkPositive('meter() option "samples"', opts.samples);
+    const timeframe = opts.timeframe === undefined ? 60 : checkPositive('meter() option "timeframe"', opts.timeframe);
+    if (timeframe < samples) {
+      throw new RangeError(
+        `probekit: meter() option "timeframe" must be at least "samples" (${samples} s), got ${describe(timeframe)}: the window cannot be shorter than the rate unit`,
+      );
+    }
+    const labels = checkLabels('meter()', opts.labels, []);
+    const help = optionalString('meter() option "help"', opts.help);
+    const unit = optionalString('meter() option "unit"', opts.unit);
+    const family = this.register<Meter<L>>('meter', name, { help, unit, labels, samples, timeframe }, false, (f, l) => new Meter(f, l, samples, timeframe));
+    this.time.use((timeframe * 1000) / METER_STEPS);
+    return family.root;
+  }
+
+  /**
+   * A distribution: cumulative buckets, count and sum, and windowed min/max/mean/percentiles.
+   * @example
+   * const latency = probe.histogram({ name: 'request_duration', unit: 'ms' });
+   * latency.observe(12.5);
+   */
+  histogram<const L extends string = never>(options: HistogramOptions<L>): Histogram<L> {
+    const opts = checkObject('histogram() options', options);
+    checkKnownKeys('histogram()', opts, ['name', 'unit', 'buckets', 'percentiles', 'timeframe', 'labels', 'help'], {
+      measurement: 'percentiles',
+    });
+    const name = checkString('histogram() option "name"', opts.name);
+    const unit = optionalString('histogram() option "unit"', opts.unit);
+    const help = optionalString('histogram() option "help"', opts.help);
+    const buckets = opts.buckets === undefined ? defaultBuckets(unit) : checkBuckets(opts.buckets);
+    const percentiles = opts.percentiles === undefined ? DEFAULT_PERCENTILES : checkPercentiles(opts.percentiles);
+    const timeframe = opts.timeframe === undefined ? 60 : checkPositive('histogram() option "timeframe"', opts.timeframe);
+    const labels = checkLabels('histogram()', opts.labels, ['le', 'quantile']);
+    const bounds = Float64Array.from(buckets);
+    const family = this.register<Histogram<L>>(
+      'histogram',
+      name,
+      { help, unit, labels, buckets, percentiles, timeframe },
+      false,
+      (f, l) => new Histogram(f, l, bounds, percentiles, timeframe),
+    );
+    this.time.use((timeframe * 1000) / HISTOGRAM_STEPS);
+    return family.root;
+  }
+
+  /**
+   * Every probe and its current values as a plain JSON-serialisable object: what the
+   * JSON endpoints, HTTP push and the dashboard carry.
+   */
+  snapshot(): Snapshot {
+    const metrics = [];
+    for (const family of this.byName.values()) metrics.push(snapshotFamily(family));
+    return { time: this.time.now(), metrics };
+  }
+
+  /** @internal Registered families in registration order, for exporters. */
+  families(): IterableIterator<AnyFamily> {
+    return this.byName.values();
+  }
+
+  /**
+   * Stops this registry's use of the shared ticker. Probes keep working (each
+   * recording call then reads the clock itself); call it when a test or library is done.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.time.close();
+  }
+
+  /** @internal */
+  countDropped(family: AnyFamily): void {
+    this.dropped.labels({ metric: family.exportName }).inc();
+  }
+
+  /** @internal */
+  countFolded(family: AnyFamily): void {
+    this.folded.labels({ metric: family.exportName }).inc();
+  }
+
+  /** @internal */
+  countFailedRead(family: AnyFamily): void {
+    this.failedReads.labels({ metric: family.exportName }).inc();
+  }
+
+  private register<S>(
+    kind: Kind,
+    name: string,
+    options: Record<string, unknown> & { labels?: readonly string[]; help?: string | undefined; unit?: string | undefined },
+    self: boolean,
+    create: (family: Family<S>, labels: LabelValues) => S,
+  ): Family<S> {
+    const signature = JSON.stringify({ kind, ...options });
+    const existing = this.byName.get(name);
+    if (existing !== undefined) {
+      if (existing.signature === signature) return existing as Family<S>;
+      throw new TypeError(
+        `probekit: ${kind} "${name}" with ${optionsText(signature)} conflicts with the ${existing.kind} "${name}" already registered with ${optionsText(existing.signature)}; ` +
+          'register a name once, with one kind and one set of options',
+      );
+    }
+    let base = toExportName(name);
+    if (base === '') throw typeError(`${kind}() option "name"`, 'a name with at least one letter or digit', name);
+    if (kind === 'counter' && options.monotonic === true && base.endsWith('_total') && base !== '_total') {
+      base = base.slice(0, -'_total'.length); // the exporters add `_total` to the counter sample
+    }
+    const exportName = self ? base : withPrefix(this.prefix, base);
+    const clash = this.byExport.get(exportName);
+    if (clash !== undefined) {
+      throw new TypeError(
+        `probekit: ${kind} "${name}" and ${clash.kind} "${clash.name}" both export as "${exportName}"; rename one of them`,
+      );
+    }
+    const family = new Family<S>(
+      this,
+      { kind, name, exportName, help: options.help, unit: options.unit, labelNames: Object.freeze([...(options.labels ?? [])]), signature },
+      create,
+    );
+    this.byName.set(name, family as AnyFamily);
+    this.byExport.set(exportName, family as AnyFamily);
+    return family;
+  }
+}
+
+function optionsText(signature: string): string {
+  const { kind: _kind, ...rest } = JSON.parse(signature) as Record<string, unknown>;
+  return JSON.stringify(rest);
+}
+
+function isMetricValue(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (typeof value === 'boolean' || typeof value === 'string') return true;
+  return value instanceof Date && !Number.isNaN(value.getTime());
+}
+
+function checkLabels(where: string, value: unknown, reserved: readonly string[]): readonly string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw typeError(`${where} option "labels"`, 'an array of label names', value);
+  const seen = new Set<string>();
+  for (const label of value) {
+    if (typeof label !== 'string' || !isLabelName(label)) {
+      throw typeError(`${where} option "labels"`, 'label names matching [a-zA-Z_][a-zA-Z0-9_]* and not starting with "__"', label);
+    }
+    if (reserved.includes(label)) throw typeError(`${where} option "labels"`, `free of the reserved label names ${reserved.join(', ')}`, label);
+    if (seen.has(label)) throw typeError(`${where} option "labels"`, 'an array without duplicates', label);
+    seen.add(label);
+  }
+  return value as readonly string[];
+}
+
+function checkBuckets(value: unknown): readonly number[] {
+  const where = 'histogram() option "buckets"';
+  if (!Array.isArray(value)) throw typeError(where, 'an array of increasing numbers', value);
+  const out: number[] = [];
+  for (let i = 0; i < value.length; i++) {
+    const b: unknown = value[i];
+    if (typeof b !== 'number' || Number.isNaN(b)) throw typeError(`${where}[${i}]`, 'a number', b);
+    if (b === Infinity && i === value.length - 1) break; // +Inf is implicit
+    if (!Number.isFinite(b)) throw rangeError(`${where}[${i}]`, 'finite (+Inf is implicit)', b);
+    if (out.length > 0 && b <= (out[out.length - 1] as number)) {
+      throw rangeError(where, 'strictly increasing', value);
+    }
+    out.push(b);
+  }
+  if (out.length === 0) throw rangeError(where, 'at least one finite bound', value);
+  return out;
+}
+
+function checkPercentiles(value: unknown): readonly number[] {
+  const where = 'histogram() option "percentiles"';
+  if (!Array.isArray(value)) throw typeError(where, 'an array of numbers in [0, 1]', value);
+  for (let i = 0; i < value.length; i++) {
+    const q: unknown = value[i];
+    if (typeof q !== 'number' || Number.isNaN(q)) throw typeError(`${where}[${i}]`, 'a number', q);
+    if (q < 0 || q > 1) throw rangeError(`${where}[${i}]`, 'in [0, 1]', q);
+  }
+  return [...(value as number[])];
+}
+
+function defaultBuckets(unit: string | undefined): readonly number[] {
+  const ms = msPerUnit(unit);
+  if (ms === undefined) return DEFAULT_BUCKETS_SECONDS;
+  const scale = 1000 / ms;
+  // Round away binary noise so bounds print as written (0.005 s → 5 ms, not 5.000000000000001).
+  return DEFAULT_BUCKETS_SECONDS.map((b) => Number((b * scale).toPrecision(12)));
+}
+
+/** Creates an isolated probe registry; see {@link ProbeOptions}. */
+export function createProbe(options: ProbeOptions = {}): Probe {
+  return new Probe(options);
+}
+
+/** The process-wide default probe registry. */
+export const probe: Probe = createProbe();

@@ -1,0 +1,82 @@
+/**
+ * Boundary validation. Every check here runs when a probe is created or
+ * configured, never on a recording path; each failure names the argument,
+ * what was expected and what was given, so the message alone says the fix.
+ */
+
+/** Renders a value and its type for an error message: `-1 (number)`, `"x" (string)`. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  const type = Array.isArray(value) ? 'array' : typeof value;
+  let shown: string;
+  try {
+    if (typeof value === 'string') shown = JSON.stringify(value);
+    else if (typeof value === 'function') shown = value.name ? `[function ${value.name}]` : '[function]';
+    else if (typeof value === 'symbol' || typeof value === 'bigint') shown = String(value);
+    else if (typeof value === 'object') shown = JSON.stringify(value) ?? String(value);
+    else shown = String(value);
+  } catch {
+    shown = Object.prototype.toString.call(value);
+  }
+  if (shown.length > 80) shown = `${shown.slice(0, 77)}...`;
+  return `${shown} (${type})`;
+}
+
+/** `TypeError('probekit: <where> must be <expected>, got <value> (<type>)')`. */
+export function typeError(where: string, expected: string, value: unknown): TypeError {
+  return new TypeError(`probekit: ${where} must be ${expected}, got ${describe(value)}`);
+}
+
+/** `RangeError('probekit: <where> must be <expected>, got <value> (<type>)')`. */
+export function rangeError(where: string, expected: string, value: unknown): RangeError {
+  return new RangeError(`probekit: ${where} must be ${expected}, got ${describe(value)}`);
+}
+
+export function checkObject(where: string, value: unknown): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw typeError(where, 'an options object', value);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function checkString(where: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) throw typeError(where, 'a non-empty string', value);
+  return value;
+}
+
+export function optionalString(where: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw typeError(where, 'a string', value);
+  return value;
+}
+
+export function checkPositive(where: string, value: unknown): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) throw typeError(where, 'a number', value);
+  if (!(value > 0) || !Number.isFinite(value)) throw rangeError(where, 'a finite number greater than 0', value);
+  return value;
+}
+
+export function checkInteger(where: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) throw typeError(where, 'an integer', value);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const bound = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
+    throw rangeError(where, bound, value);
+  }
+  return value;
+}
+
+/** Rejects option keys the caller did not mean, naming the replacement where one exists. */
+export function checkKnownKeys(
+  where: string,
+  options: Record<string, unknown>,
+  known: readonly string[],
+  renamed: Readonly<Record<string, string>> = {},
+): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const instead = renamed[key];
+    const hint = instead === undefined ? `known options are: ${known.join(', ')}` : `use "${instead}" instead`;
+    throw new TypeError(`probekit: ${where} has no option "${key}"; ${hint}`);
+  }
+}
