@@ -202,9 +202,9 @@ export class Histogram<L extends string = string> {
       f64[0] = v;
       const key = (u32[HI_WORD] as number) >>> KEY_SHIFT;
       const store = w.pos;
-      const j = key - store.offset;
-      if (j >>> 0 < store.counts.length) (store.counts[j] as number)++;
-      else (store.counts[store.grow(key)] as number)++;
+      let j = key - store.offset;
+      if (j >>> 0 >= store.counts.length) j = store.grow(key); // replaces store.counts: index it after
+      (store.counts[j] as number)++;
     } else {
       w.addOther(v);
     }

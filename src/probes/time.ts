@@ -23,7 +23,7 @@ export class TimeSource {
   tick: number;
   /** Milliseconds, used for window arithmetic. */
   readonly now: Clock;
-  /** Milliseconds with sub-millisecond resolution where available, used by timers. */
+  /** Milliseconds with sub-millisecond resolution, from an arbitrary origin; only differences are meaningful (timers). */
   readonly precise: Clock;
   /** Smallest window step (ms) among this source's users; decides the tick period. */
   finestStepMs = Infinity;
@@ -32,7 +32,7 @@ export class TimeSource {
     if (clock === undefined) {
       this.tick = 0;
       this.now = Date.now;
-      this.precise = () => performance.now() + performance.timeOrigin;
+      this.precise = () => performance.now();
     } else {
       this.tick = Number.NaN;
       this.now = clock;
