@@ -1,6 +1,6 @@
 import { Counter } from './counter.js';
 import { Family, type FamilyOwner, type Kind, type LabelValues } from './family.js';
-import { DEFAULT_BUCKETS_SECONDS, DEFAULT_PERCENTILES, Histogram, HISTOGRAM_STEPS, msPerUnit } from './histogram.js';
+import { BucketLayout, DEFAULT_BUCKETS_SECONDS, DEFAULT_PERCENTILES, Histogram, HISTOGRAM_STEPS, msPerUnit } from './histogram.js';
 import { Meter, METER_STEPS } from './meter.js';
 import { Metric, type MetricInput } from './metric.js';
 import { isExportName, isLabelName, toExportName, withPrefix } from './names.js';
@@ -93,6 +93,7 @@ export interface HistogramOptions<L extends string = string> extends BaseOptions
 }
 
 const DEFAULT_MAX_SERIES = 1000;
+const MAX_BUCKETS = 65_000;
 
 const SELF_DROPPED = 'probekit_dropped_values';
 const SELF_FOLDED = 'probekit_folded_label_sets';
@@ -231,13 +232,13 @@ export class Probe implements FamilyOwner {
     const percentiles = opts.percentiles === undefined ? DEFAULT_PERCENTILES : checkPercentiles(opts.percentiles);
     const timeframe = opts.timeframe === undefined ? 60 : checkPositive('histogram() option "timeframe"', opts.timeframe);
     const labels = checkLabels('histogram()', opts.labels, ['le', 'quantile']);
-    const bounds = Float64Array.from(buckets);
+    const layout = new BucketLayout(buckets);
     const family = this.register<Histogram<L>>(
       'histogram',
       name,
       { help, unit, labels, buckets, percentiles, timeframe },
       false,
-      (f, l) => new Histogram(f, l, bounds, percentiles, timeframe),
+      (f, l) => new Histogram(f, l, layout, percentiles, timeframe),
     );
     this.time.use((timeframe * 1000) / HISTOGRAM_STEPS);
     return family.root;
@@ -357,6 +358,7 @@ function checkBuckets(value: unknown): readonly number[] {
     if (typeof b !== 'number' || Number.isNaN(b)) throw typeError(`${where}[${i}]`, 'a number', b);
     if (b === Infinity && i === value.length - 1) break; // +Inf is implicit
     if (!Number.isFinite(b)) throw rangeError(`${where}[${i}]`, 'finite (+Inf is implicit)', b);
+    if (out.length >= MAX_BUCKETS) throw rangeError(where, `at most ${MAX_BUCKETS} bounds`, value.length);
     if (out.length > 0 && b <= (out[out.length - 1] as number)) {
       throw rangeError(where, 'strictly increasing', value);
     }

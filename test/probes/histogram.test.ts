@@ -194,3 +194,32 @@ describe('Sketch keys', () => {
     }
   });
 });
+
+describe('Histogram bucket lookup', () => {
+  const layouts: Array<[string, number[]]> = [
+    ['the default seconds buckets', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]],
+    ['bounds that sit exactly on sketch bucket edges', [0.5, 1, 2, 4, 1024]],
+    ['two bounds inside one sketch bucket', [1, 1.001, 1.002, 3]],
+    ['negative, zero and positive bounds', [-10, -1, 0, 1e-300, 1, 10]],
+    ['only non-positive bounds', [-5, -1, 0]],
+    ['a very wide range', [1e-200, 1e-10, 1, 1e10, 1e200]],
+    ['a single bound', [42]],
+  ];
+
+  it.each(layouts)('counts exactly like a brute-force scan with %s', (_name, bounds) => {
+    p = createProbe({ clock: () => 0 });
+    const h = p.histogram({ name: 'lookup', buckets: bounds });
+    const brute = new Array<number>(bounds.length + 1).fill(0);
+    const next = normals(99);
+    const values: number[] = [...bounds, ...bounds.map((b) => b * (1 + 1e-15)), ...bounds.map((b) => b * (1 - 1e-15)), 0, -0, 5e-324, -5e-324];
+    for (let i = 0; i < 20_000; i++) values.push((i % 3 === 0 ? -1 : 1) * Math.exp(next() * 20));
+    for (const v of values) {
+      h.observe(v);
+      let i = 0;
+      while (i < bounds.length && v > (bounds[i] as number)) i++;
+      brute[i] = (brute[i] as number) + 1;
+    }
+    let acc = 0;
+    expect(h.buckets().counts).toEqual(brute.map((c) => (acc += c)));
+  });
+});
