@@ -47,6 +47,8 @@ export class Family<S> implements FamilyInfo {
   readonly labelNames: readonly string[];
   readonly signature: string;
   readonly owner: FamilyOwner;
+  /** Distinct label sets tracked before folding: the registry's cap, or unbounded for self-metrics. */
+  readonly maxSeries: number;
   /** The unlabelled series: the object `probe.counter()` etc. return. */
   readonly root: S;
   /** Labelled series in creation order (the overflow series last, once it exists). */
@@ -59,8 +61,10 @@ export class Family<S> implements FamilyInfo {
     owner: FamilyOwner,
     info: FamilyInfo,
     create: (family: Family<S>, labels: LabelValues) => S,
+    maxSeries = owner.maxSeriesPerMetric,
   ) {
     this.owner = owner;
+    this.maxSeries = maxSeries;
     this.kind = info.kind;
     this.name = info.name;
     this.exportName = info.exportName;
@@ -114,8 +118,10 @@ export class Family<S> implements FamilyInfo {
 
   private miss(values: LabelValues): S {
     const names = this.labelNames;
+    // The hit path stops at the first unseen value: check every label before creating anything.
+    for (const name of names) if (typeof values[name] !== 'string') return this.reject(values);
     const tracked = this.overflow === undefined ? this.children.length : this.children.length - 1;
-    if (tracked >= this.owner.maxSeriesPerMetric) return this.fold();
+    if (tracked >= this.maxSeries) return this.fold();
     const copy: Record<string, string> = {};
     for (const name of names) copy[name] = values[name] as string;
     const series = this.create(this, Object.freeze(copy));
@@ -144,7 +150,7 @@ export class Family<S> implements FamilyInfo {
       this.overflow = this.create(this, Object.freeze(labels));
       this.children.push(this.overflow);
       process.emitWarning(
-        `probekit: ${this.kind} "${this.name}" reached maxSeriesPerMetric (${this.owner.maxSeriesPerMetric}) distinct label sets; ` +
+        `probekit: ${this.kind} "${this.name}" reached maxSeriesPerMetric (${this.maxSeries}) distinct label sets; ` +
           `further new label sets are folded into the series whose labels are all "${OVERFLOW_LABEL_VALUE}" ` +
           `(counted in probekit_folded_label_sets_total). Use fewer distinct label values or raise maxSeriesPerMetric.`,
         { code: 'PROBEKIT_CARDINALITY_CAP' },

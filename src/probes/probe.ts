@@ -4,7 +4,7 @@ import { BucketLayout, DEFAULT_BUCKETS_SECONDS, DEFAULT_PERCENTILES, Histogram, 
 import { Meter, METER_STEPS } from './meter.js';
 import { Metric, type MetricInput } from './metric.js';
 import { isExportName, isLabelName, toExportName, withPrefix } from './names.js';
-import { snapshotFamily, type Snapshot } from './snapshot.js';
+import { type FamilySnapshot, snapshotFamily, type Snapshot } from './snapshot.js';
 import { type Clock, TimeSource } from './time.js';
 import {
   checkInteger,
@@ -44,7 +44,7 @@ export interface ProbeOptions {
 export interface BaseOptions {
   /** Name, pmx style free text allowed (`'Calls per minute'`); the exported name is derived from it. */
   readonly name: string;
-  /** Longer description, exported as HELP. @default the name */
+  /** Longer description, exported as HELP. @default none (exporters show the name) */
   readonly help?: string;
 }
 
@@ -119,6 +119,7 @@ export class Probe implements FamilyOwner {
   readonly maxSeriesPerMetric: number;
   private readonly byName = new Map<string, AnyFamily>();
   private readonly byExport = new Map<string, AnyFamily>();
+  private readonly selfFamilies = new Set<AnyFamily>();
   private readonly dropped: Counter<'metric'>;
   private readonly folded: Counter<'metric'>;
   private readonly failedReads: Counter<'metric'>;
@@ -246,17 +247,20 @@ export class Probe implements FamilyOwner {
 
   /**
    * Every probe and its current values as a plain JSON-serialisable object: what the
-   * JSON endpoints, HTTP push and the dashboard carry.
+   * JSON endpoints, HTTP push and the dashboard carry. Your probes come first, in
+   * registration order, then the `probekit_` self-metrics.
    */
   snapshot(): Snapshot {
-    const metrics = [];
-    for (const family of this.byName.values()) metrics.push(snapshotFamily(family));
+    const metrics: FamilySnapshot[] = [];
+    for (const family of this.byName.values()) if (!this.selfFamilies.has(family)) metrics.push(snapshotFamily(family));
+    for (const family of this.selfFamilies) metrics.push(snapshotFamily(family));
     return { time: this.time.now(), metrics };
   }
 
-  /** @internal Registered families in registration order, for exporters. */
-  families(): IterableIterator<AnyFamily> {
-    return this.byName.values();
+  /** @internal Registered families, the probe's own first in registration order, then the self-metrics. */
+  *families(): IterableIterator<AnyFamily> {
+    for (const family of this.byName.values()) if (!this.selfFamilies.has(family)) yield family;
+    yield* this.selfFamilies;
   }
 
   /**
@@ -316,9 +320,13 @@ export class Probe implements FamilyOwner {
       this,
       { kind, name, exportName, help: options.help, unit: options.unit, labelNames: Object.freeze([...(options.labels ?? [])]), signature },
       create,
+      // Self-metrics are labelled by metric name, so bounded by the registry; a cap on them
+      // would fold counts together (and folding is itself counted there).
+      self ? Infinity : this.maxSeriesPerMetric,
     );
     this.byName.set(name, family as AnyFamily);
     this.byExport.set(exportName, family as AnyFamily);
+    if (self) this.selfFamilies.add(family as AnyFamily);
     return family;
   }
 }

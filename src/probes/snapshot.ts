@@ -90,6 +90,8 @@ export function snapshotFamily(family: Family<unknown>): FamilySnapshot {
   };
   const root = family.root;
   if (root instanceof Metric) {
+    // A metric never given a value has nothing to report yet (exporters emit no sample).
+    if (root._value === undefined) return { ...base, kind: 'metric', series: [] };
     const read = root.read();
     let s: MetricSeriesSnapshot;
     if (!read.ok) s = { labels: {}, type: 'failed', error: read.error };

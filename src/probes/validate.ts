@@ -1,21 +1,20 @@
+import { inspect } from 'node:util';
+
 /**
  * Boundary validation. Every check here runs when a probe is created or
  * configured, never on a recording path; each failure names the argument,
  * what was expected and what was given, so the message alone says the fix.
  */
 
-/** Renders a value and its type for an error message: `-1 (number)`, `"x" (string)`. */
+/** Renders a value and its type for an error message: `-1 (number)`, `"x" (string)`, `[ Infinity ] (array)`. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
-  const type = Array.isArray(value) ? 'array' : typeof value;
+  const type = Array.isArray(value) ? 'array' : value instanceof Date ? 'Date' : typeof value;
   let shown: string;
   try {
-    if (typeof value === 'string') shown = JSON.stringify(value);
-    else if (typeof value === 'function') shown = value.name ? `[function ${value.name}]` : '[function]';
-    else if (typeof value === 'symbol' || typeof value === 'bigint') shown = String(value);
-    else if (typeof value === 'object') shown = JSON.stringify(value) ?? String(value);
-    else shown = String(value);
+    // JSON would print Infinity, NaN and invalid Dates as null; inspect shows what was given.
+    shown = typeof value === 'string' ? JSON.stringify(value) : inspect(value, { depth: 2, breakLength: Infinity });
   } catch {
     shown = Object.prototype.toString.call(value);
   }

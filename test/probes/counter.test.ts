@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { createProbe, type Probe } from '../../src/index.js';
+
+/** The value of one self-metric series, read through the public snapshot; undefined when the series does not exist. */
+function selfCount(p: Probe, exportName: string, metric: string): number | undefined {
+  const family = p.snapshot().metrics.find((f) => f.exportName === exportName);
+  if (family === undefined || family.kind !== 'counter') throw new Error(`no counter family ${exportName} in the snapshot`);
+  return family.series.find((s) => s.labels.metric === metric)?.value;
+}
+
+const dropped = (p: Probe, metric: string): number | undefined => selfCount(p, 'probekit_dropped_values', metric);
+
+describe('Counter', () => {
+  it('starts at zero', () => {
+    const c = createProbe().counter({ name: 'jobs' });
+    expect(c.val()).toBe(0);
+  });
+
+  it('increments by one when inc() is given no argument', () => {
+    const c = createProbe().counter({ name: 'jobs' });
+    c.inc();
+    c.inc();
+    expect(c.val()).toBe(2);
+  });
+
+  it('increments by the given amount, fractions included', () => {
+    const c = createProbe().counter({ name: 'bytes' });
+    c.inc(5);
+    c.inc(0.25);
+    expect(c.val()).toBe(5.25);
+  });
+
+  it('decrements by one when dec() is given no argument', () => {
+    const c = createProbe().counter({ name: 'active' });
+    c.inc(3);
+    c.dec();
+    expect(c.val()).toBe(2);
+  });
+
+  it('decrements by the given amount and may go below zero', () => {
+    const c = createProbe().counter({ name: 'active' });
+    c.inc(2);
+    c.dec(5);
+    expect(c.val()).toBe(-3);
+  });
+
+  it('accepts a negative increment on an up/down counter and counts no drop', () => {
+    const p = createProbe();
+    const c = p.counter({ name: 'balance' });
+    c.inc(10);
+    c.inc(-4);
+    expect(c.val()).toBe(6);
+    expect(dropped(p, 'balance')).toBeUndefined();
+  });
+
+  it('goes back to zero on reset() and keeps counting afterwards', () => {
+    const c = createProbe().counter({ name: 'jobs' });
+    c.inc(7);
+    c.reset();
+    expect(c.val()).toBe(0);
+    c.inc();
+    expect(c.val()).toBe(1);
+  });
+
+  it('reports its count in the snapshot under its exported name', () => {
+    const p = createProbe();
+    const c = p.counter({ name: 'Active requests' });
+    c.inc(4);
+    c.dec();
+    const family = p.snapshot().metrics.find((f) => f.name === 'Active requests');
+    expect(family).toEqual({
+      name: 'Active requests',
+      exportName: 'active_requests',
+      kind: 'counter',
+      monotonic: false,
+      unit: null,
+      help: null,
+      labelNames: [],
+      series: [{ labels: {}, value: 3 }],
+    });
+  });
+
+  describe('monotonic', () => {
+    it('throws a TypeError naming the counter when dec() is called', () => {
+      const c = createProbe().counter({ name: 'requests_total', monotonic: true });
+      expect(() => c.dec()).toThrow(TypeError);
+      expect(() => c.dec()).toThrow(
+        'probekit: dec() called on monotonic counter "requests_total"; a monotonic counter only goes up (use reset(), or create it without monotonic: true)',
+      );
+      expect(() => c.dec(2)).toThrow(/^probekit: dec\(\) called on monotonic counter "requests_total"/);
+    });
+
+    it('leaves the count unchanged when dec() throws', () => {
+      const c = createProbe().counter({ name: 'served', monotonic: true });
+      c.inc(3);
+      expect(() => c.dec()).toThrow(TypeError);
+      expect(c.val()).toBe(3);
+    });
+
+    it('drops a negative increment on a monotonic counter and counts it', () => {
+      const p = createProbe();
+      const c = p.counter({ name: 'served', monotonic: true });
+      c.inc(5);
+      c.inc(-1);
+      expect(c.val()).toBe(5);
+      expect(dropped(p, 'served')).toBe(1);
+      c.inc(-0.5);
+      c.inc(-100);
+      expect(c.val()).toBe(5);
+      expect(dropped(p, 'served')).toBe(3);
+    });
+
+    it('accepts an increment of zero without counting a drop', () => {
+      const p = createProbe();
+      const c = p.counter({ name: 'served', monotonic: true });
+      c.inc(0);
+      expect(c.val()).toBe(0);
+      expect(dropped(p, 'served')).toBeUndefined();
+    });
+
+    it('counts the drop under the exported name, without the _total suffix', () => {
+      const p = createProbe();
+      const c = p.counter({ name: 'requests_total', monotonic: true });
+      c.inc(-1);
+      expect(dropped(p, 'requests')).toBe(1);
+      expect(dropped(p, 'requests_total')).toBeUndefined();
+    });
+
+    it('exports the name requests_total as requests so exporters can add the suffix once', () => {
+      const p = createProbe();
+      p.counter({ name: 'requests_total', monotonic: true });
+      const family = p.snapshot().metrics.find((f) => f.name === 'requests_total');
+      expect(family?.exportName).toBe('requests');
+      expect(family?.kind).toBe('counter');
+      expect(family !== undefined && family.kind === 'counter' && family.monotonic).toBe(true);
+    });
+
+    it('keeps the _total suffix of an up/down counter', () => {
+      const p = createProbe();
+      p.counter({ name: 'requests_total' });
+      expect(p.snapshot().metrics.find((f) => f.name === 'requests_total')?.exportName).toBe('requests_total');
+    });
+
+    it('resets to zero even though it only goes up', () => {
+      const c = createProbe().counter({ name: 'served', monotonic: true });
+      c.inc(9);
+      c.reset();
+      expect(c.val()).toBe(0);
+    });
+  });
+});

@@ -1,0 +1,276 @@
+import { describe, expect, it } from 'vitest';
+import { createProbe, type MetricSeriesSnapshot, type MetricValue, type Probe, type Snapshot } from '../../src/index.js';
+
+/** The only series of the metric family registered as `name` in a snapshot. */
+function metricSeries(s: Snapshot, name: string): MetricSeriesSnapshot {
+  const family = s.metrics.find((f) => f.name === name);
+  if (family === undefined || family.kind !== 'metric') throw new Error(`no metric family ${name} in the snapshot`);
+  expect(family.series).toHaveLength(1);
+  return family.series[0] as MetricSeriesSnapshot;
+}
+
+/** The value of one self-metric series in a snapshot; undefined when the series does not exist. */
+function selfCount(s: Snapshot, exportName: string, metric: string): number | undefined {
+  const family = s.metrics.find((f) => f.exportName === exportName);
+  if (family === undefined || family.kind !== 'counter') throw new Error(`no counter family ${exportName} in the snapshot`);
+  return family.series.find((x) => x.labels.metric === metric)?.value;
+}
+
+const failedReads = (p: Probe, metric: string): number | undefined =>
+  selfCount(p.snapshot(), 'probekit_failed_reads', metric);
+
+describe('Metric', () => {
+  describe('set and val', () => {
+    it.each<{ kind: string; value: MetricValue }>([
+      { kind: 'a number', value: 42.5 },
+      { kind: 'zero', value: 0 },
+      { kind: 'a negative number', value: -3 },
+      { kind: 'true', value: true },
+      { kind: 'false', value: false },
+      { kind: 'a string', value: 'v1.2.3' },
+      { kind: 'an empty string', value: '' },
+      { kind: 'a Date', value: new Date(Date.UTC(2026, 10, 21, 15, 0, 0)) },
+    ])('returns $kind from val() after set()', ({ value }) => {
+      const m = createProbe().metric({ name: 'm' });
+      m.set(value);
+      expect(m.val()).toBe(value);
+    });
+
+    it('returns undefined from val() when no value was ever set', () => {
+      const m = createProbe().metric({ name: 'unset' });
+      expect(m.val()).toBeUndefined();
+    });
+
+    it('returns the initial value given at registration', () => {
+      const m = createProbe().metric({ name: 'build', value: '2026-11-21' });
+      expect(m.val()).toBe('2026-11-21');
+    });
+
+    it('replaces a value of one type by a value of another type', () => {
+      const m = createProbe().metric({ name: 'm', value: 1 });
+      m.set('one');
+      expect(m.val()).toBe('one');
+      m.set(false);
+      expect(m.val()).toBe(false);
+    });
+
+    it('does not count a failed read for a metric that was never set', () => {
+      const p = createProbe();
+      const m = p.metric({ name: 'unset' });
+      m.val();
+      expect(failedReads(p, 'unset')).toBeUndefined();
+    });
+  });
+
+  describe('value functions', () => {
+    it('calls the value function at every read, so val() follows the source', () => {
+      let users = 3;
+      let calls = 0;
+      const m = createProbe().metric({
+        name: 'Realtime users',
+        value: () => {
+          calls++;
+          return users;
+        },
+      });
+      expect(calls).toBe(0);
+      expect(m.val()).toBe(3);
+      users = 8;
+      expect(m.val()).toBe(8);
+      expect(calls).toBe(2);
+    });
+
+    it('evaluates the value function when a snapshot is taken', () => {
+      let users = 1;
+      const p = createProbe();
+      p.metric({ name: 'users', value: () => users });
+      expect(metricSeries(p.snapshot(), 'users')).toEqual({ labels: {}, type: 'number', value: 1 });
+      users = 2;
+      expect(metricSeries(p.snapshot(), 'users')).toEqual({ labels: {}, type: 'number', value: 2 });
+    });
+
+    it('accepts a value function through set() and calls it at read time', () => {
+      let n = 10;
+      const m = createProbe().metric({ name: 'queue' });
+      m.set(() => n);
+      n = 11;
+      expect(m.val()).toBe(11);
+    });
+
+    it('takes the new value function when the same metric is registered again', () => {
+      const p = createProbe();
+      const first = p.metric({ name: 'heap', value: () => 1 });
+      const second = p.metric({ name: 'heap', value: () => 2 });
+      expect(second).toBe(first);
+      expect(first.val()).toBe(2);
+      expect(metricSeries(p.snapshot(), 'heap')).toEqual({ labels: {}, type: 'number', value: 2 });
+    });
+
+    it('keeps the current value when the same metric is registered again without a value', () => {
+      const p = createProbe();
+      const first = p.metric({ name: 'heap', value: () => 1 });
+      p.metric({ name: 'heap' });
+      expect(first.val()).toBe(1);
+    });
+  });
+
+  describe('failing value functions', () => {
+    const cases: { what: string; fn: () => MetricValue; error: string }[] = [
+      {
+        what: 'throws an Error',
+        fn: () => {
+          throw new Error('pool closed');
+        },
+        error: 'value function threw: pool closed',
+      },
+      {
+        what: 'throws a non-Error',
+        fn: () => {
+          throw 'boom';
+        },
+        error: 'value function threw: boom',
+      },
+      { what: 'returns NaN', fn: () => NaN, error: 'value function returned an unusable value: NaN' },
+      { what: 'returns Infinity', fn: () => Infinity, error: 'value function returned an unusable value: Infinity' },
+      {
+        what: 'returns an object',
+        fn: () => ({ size: 3 }) as unknown as MetricValue,
+        error: 'value function returned an unusable value: [object Object]',
+      },
+      {
+        what: 'returns undefined',
+        fn: () => undefined as unknown as MetricValue,
+        error: 'value function returned an unusable value: undefined',
+      },
+      {
+        what: 'returns null',
+        fn: () => null as unknown as MetricValue,
+        error: 'value function returned an unusable value: null',
+      },
+      {
+        what: 'returns an invalid Date',
+        fn: () => new Date(NaN),
+        error: 'value function returned an unusable value: [object Date]',
+      },
+    ];
+
+    it.each(cases)('reads as undefined when the value function $what', ({ fn }) => {
+      const m = createProbe().metric({ name: 'broken', value: fn });
+      expect(m.val()).toBeUndefined();
+    });
+
+    it.each(cases)('reports a failed series with the reason when the value function $what', ({ fn, error }) => {
+      const p = createProbe();
+      p.metric({ name: 'broken', value: fn });
+      expect(metricSeries(p.snapshot(), 'broken')).toEqual({ labels: {}, type: 'failed', error });
+    });
+
+    it.each(cases)('counts one failed read per read when the value function $what', ({ fn }) => {
+      const p = createProbe();
+      const m = p.metric({ name: 'Broken gauge', value: fn });
+      m.val();
+      // The snapshot inside failedReads() reads the metric too, and counts that read in itself.
+      expect(failedReads(p, 'broken_gauge')).toBe(2);
+      m.val();
+      m.val();
+      expect(failedReads(p, 'broken_gauge')).toBe(5);
+    });
+
+    it('still reads the other probes of a snapshot when one value function throws', () => {
+      const p = createProbe();
+      p.metric({ name: 'before', value: 1 });
+      p.metric({
+        name: 'broken',
+        value: () => {
+          throw new RangeError('nope');
+        },
+      });
+      p.metric({ name: 'after', value: () => 'ok' });
+      const c = p.counter({ name: 'jobs' });
+      c.inc(2);
+      let s: Snapshot | undefined;
+      expect(() => {
+        s = p.snapshot();
+      }).not.toThrow();
+      if (s === undefined) throw new Error('unreachable');
+      expect(metricSeries(s, 'before')).toEqual({ labels: {}, type: 'number', value: 1 });
+      expect(metricSeries(s, 'broken')).toEqual({ labels: {}, type: 'failed', error: 'value function threw: nope' });
+      expect(metricSeries(s, 'after')).toEqual({ labels: {}, type: 'string', value: 'ok' });
+      const jobs = s.metrics.find((f) => f.name === 'jobs');
+      expect(jobs?.series).toEqual([{ labels: {}, value: 2 }]);
+    });
+
+    it('counts the failed read in the same snapshot that reports the failed series', () => {
+      const p = createProbe();
+      p.metric({ name: 'broken', value: () => NaN });
+      const s = p.snapshot();
+      expect(metricSeries(s, 'broken')).toEqual({
+        labels: {},
+        type: 'failed',
+        error: 'value function returned an unusable value: NaN',
+      });
+      expect(selfCount(s, 'probekit_failed_reads', 'broken')).toBe(1);
+    });
+
+    it('recovers once the value function works again', () => {
+      let fail = true;
+      const p = createProbe();
+      const m = p.metric({
+        name: 'flaky',
+        value: () => {
+          if (fail) throw new Error('down');
+          return 5;
+        },
+      });
+      expect(m.val()).toBeUndefined();
+      fail = false;
+      expect(m.val()).toBe(5);
+      expect(metricSeries(p.snapshot(), 'flaky')).toEqual({ labels: {}, type: 'number', value: 5 });
+    });
+  });
+
+  describe('snapshot', () => {
+    it('reports a Date as epoch milliseconds with type date', () => {
+      const p = createProbe();
+      const when = new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678));
+      p.metric({ name: 'deployed_at', value: when });
+      expect(metricSeries(p.snapshot(), 'deployed_at')).toEqual({ labels: {}, type: 'date', value: Date.UTC(2026, 0, 2, 3, 4, 5, 678) });
+    });
+
+    it('reports a Date returned by a value function as epoch milliseconds', () => {
+      const p = createProbe();
+      p.metric({ name: 'last_gc', value: () => new Date(1_000) });
+      expect(metricSeries(p.snapshot(), 'last_gc')).toEqual({ labels: {}, type: 'date', value: 1_000 });
+    });
+
+    it.each<{ kind: string; value: MetricValue; series: MetricSeriesSnapshot }>([
+      { kind: 'a number', value: 2.5, series: { labels: {}, type: 'number', value: 2.5 } },
+      { kind: 'a boolean', value: true, series: { labels: {}, type: 'boolean', value: true } },
+      { kind: 'a string', value: 'eu-west', series: { labels: {}, type: 'string', value: 'eu-west' } },
+    ])('reports $kind with its type', ({ value, series }) => {
+      const p = createProbe();
+      p.metric({ name: 'm', value });
+      expect(metricSeries(p.snapshot(), 'm')).toEqual(series);
+    });
+
+    it('reports no series for a metric that was never given a value', () => {
+      const p = createProbe();
+      p.metric({ name: 'unset' });
+      expect(p.snapshot().metrics.find((m) => m.name === 'unset')?.series).toEqual([]);
+    });
+
+    it('lists the unit and help given at registration', () => {
+      const p = createProbe();
+      p.metric({ name: 'Temperature', unit: 'celsius', help: 'Board temperature', value: 21.5 });
+      expect(p.snapshot().metrics.find((f) => f.name === 'Temperature')).toEqual({
+        name: 'Temperature',
+        exportName: 'temperature',
+        kind: 'metric',
+        unit: 'celsius',
+        help: 'Board temperature',
+        labelNames: [],
+        series: [{ labels: {}, type: 'number', value: 21.5 }],
+      });
+    });
+  });
+});
