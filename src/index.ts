@@ -9,6 +9,12 @@ export { Histogram, HistogramTimer } from './probes/histogram.js';
 export { Metric } from './probes/metric.js';
 export { OVERFLOW_LABEL_VALUE } from './probes/family.js';
 
+export { createErrorStore, errors, ErrorStore, notify, onError } from './errors/store.js';
+export { captureProcessErrors } from './errors/process.js';
+export { ErrorDomain, errorDomain } from './errors/domain.js';
+export { context } from './errors/context.js';
+export { forwardErrors, watchChild } from './errors/child.js';
+
 export type {
   BaseOptions,
   CounterOptions,
@@ -21,6 +27,12 @@ export type { Clock } from './probes/time.js';
 export type { Kind, LabelValues } from './probes/family.js';
 export type { HistogramValue } from './probes/histogram.js';
 export type { MetricInput, MetricValue } from './probes/metric.js';
+export type { ErrorCause, ErrorRecord } from './errors/record.js';
+export type { ErrorGroup, ErrorListener, ErrorsSnapshot, ErrorStoreOptions } from './errors/store.js';
+export type { CaptureOptions, ProcessCapture, RejectionMode } from './errors/process.js';
+export type { DomainError, DomainMember } from './errors/domain.js';
+export type { ContextStore, RequestContext } from './errors/context.js';
+export type { ChildWatch, ErrorForwarding, WatchChildOptions } from './errors/child.js';
 export type {
   CounterSeriesSnapshot,
   CounterSnapshot,

@@ -273,6 +273,11 @@ export class Probe implements FamilyOwner {
     this.time.close();
   }
 
+  /** @internal A `probekit_` self-metric counter: registered once, no prefix, never capped. */
+  selfCounter(name: string, help: string): Counter<never> {
+    return this.register<Counter<never>>('counter', name, { help, labels: [], monotonic: true }, true, (f, l) => new Counter(f, l, true)).root;
+  }
+
   /** @internal */
   countDropped(family: AnyFamily): void {
     this.dropped.labels({ metric: family.exportName }).inc();

@@ -1,0 +1,167 @@
+/**
+ * Errors across processes: `forwardErrors()` in a forked child sends its notified and
+ * uncaught errors to the parent over IPC; `watchChild()` in the parent takes them, and
+ * turns a non-zero exit or a signal into a record with the last lines of the child's
+ * stderr. A `spawn`ed child without IPC still gets the exit records.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { checkInteger, checkKnownKeys, checkObject, typeError } from '../probes/validate.js';
+import { addFlushHook, captureActive, captureProcessErrors } from './process.js';
+import { type ErrorCause, type ErrorRecord, toRecord } from './record.js';
+import { errors, type ErrorStore } from './store.js';
+
+/** The IPC message tag; anything else on the channel is the application's. */
+const TAG = 'probekit:error-record';
+
+/** Options of {@link watchChild}. */
+export interface WatchChildOptions {
+  /** Store that receives the child's records. @default the process-wide `errors` */
+  readonly store?: ErrorStore;
+  /** How many trailing stderr lines an exit record carries. @default 20 */
+  readonly stderrLines?: number;
+  /** Most stderr bytes kept (the tail). @default 8192 */
+  readonly stderrBytes?: number;
+}
+
+/** What {@link watchChild} returns. */
+export interface ChildWatch {
+  /** Stops watching (removes the listeners). */
+  close(): void;
+}
+
+function str(value: unknown, fallback: string, max: number): string {
+  return typeof value === 'string' ? value.slice(0, max) : fallback;
+}
+
+function causes(value: unknown): ErrorCause[] {
+  if (!Array.isArray(value)) return [];
+  return value.slice(0, 16).map((c: unknown) => {
+    const o = (c ?? {}) as Record<string, unknown>;
+    return { name: str(o.name, 'Error', 128), message: str(o.message, '', 2048), stack: typeof o.stack === 'string' ? o.stack.slice(0, 8192) : null };
+  });
+}
+
+/** Rebuilds a record from an IPC message field by field: the channel is not trusted. */
+function fromMessage(raw: unknown, pid: number): ErrorRecord | undefined {
+  if (raw === null || typeof raw !== 'object') return undefined;
+  const r = raw as Record<string, unknown>;
+  if (typeof r.fingerprint !== 'string') return undefined;
+  const context = r.context !== null && typeof r.context === 'object' && !Array.isArray(r.context) ? (r.context as Record<string, unknown>) : {};
+  return {
+    name: str(r.name, 'Error', 128),
+    message: str(r.message, '', 2048),
+    stack: typeof r.stack === 'string' ? r.stack.slice(0, 8192) : null,
+    causes: causes(r.causes),
+    errors: causes(r.errors),
+    code: typeof r.code === 'string' || typeof r.code === 'number' ? r.code : null,
+    time: typeof r.time === 'number' ? r.time : Date.now(),
+    fingerprint: r.fingerprint.slice(0, 64),
+    context,
+    pid,
+    source: str(r.source, 'notify', 64),
+  };
+}
+
+/**
+ * Watches a child process from the parent: records the child forwards (see
+ * {@link forwardErrors}) arrive tagged with its pid, and a non-zero exit code or a
+ * signal becomes a `ChildProcessExit` record whose context holds the code, the signal
+ * and the last lines of stderr (when stderr is piped).
+ *
+ * @example
+ * import { fork } from 'node:child_process';
+ * import { watchChild } from 'probekit';
+ * const worker = fork('./worker.js', { stdio: ['inherit', 'inherit', 'pipe', 'ipc'] });
+ * watchChild(worker);
+ */
+export function watchChild(child: ChildProcess, options: WatchChildOptions = {}): ChildWatch {
+  if (child === null || typeof child !== 'object' || typeof child.on !== 'function') {
+    throw typeError('watchChild() argument "child"', 'a ChildProcess from fork() or spawn()', child);
+  }
+  const opts = checkObject('watchChild() options', options);
+  checkKnownKeys('watchChild()', opts, ['store', 'stderrLines', 'stderrBytes']);
+  const store = (opts.store as ErrorStore | undefined) ?? errors;
+  const maxLines = opts.stderrLines === undefined ? 20 : checkInteger('watchChild() option "stderrLines"', opts.stderrLines, 0);
+  const maxBytes = opts.stderrBytes === undefined ? 8192 : checkInteger('watchChild() option "stderrBytes"', opts.stderrBytes, 0);
+  let tail = '';
+
+  const onData = (chunk: Buffer | string): void => {
+    tail += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    if (tail.length > maxBytes * 2) tail = tail.slice(-maxBytes); // bounded however much the child writes
+  };
+  const onMessage = (message: unknown): void => {
+    if (message === null || typeof message !== 'object' || (message as { type?: unknown }).type !== TAG) return;
+    const record = fromMessage((message as { record?: unknown }).record, child.pid ?? -1);
+    if (record !== undefined) store.take(record);
+  };
+  const onClose = (code: number | null, signal: NodeJS.Signals | null): void => {
+    if (code === 0 && signal === null) return;
+    const text = tail.slice(-maxBytes);
+    const lines = text.split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    const stderr = maxLines === 0 ? [] : lines.slice(-maxLines);
+    const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
+    const err = new Error(`child process ${child.pid ?? '?'} ${how}`);
+    err.name = 'ChildProcessExit';
+    err.stack = `${err.name}: ${err.message}`; // the parent's stack says nothing about the child
+    const record = toRecord(err, {
+      source: 'child-exit',
+      pid: child.pid ?? -1,
+      context: { pid: child.pid ?? null, code, signal, stderr: stderr.join('\n') },
+    });
+    store.take(record);
+  };
+
+  child.stderr?.on('data', onData);
+  child.on('message', onMessage);
+  child.on('close', onClose);
+  return {
+    close() {
+      child.stderr?.off('data', onData);
+      child.off('message', onMessage);
+      child.off('close', onClose);
+    },
+  };
+}
+
+/** What {@link forwardErrors} returns. */
+export interface ErrorForwarding {
+  /** Stops forwarding. */
+  close(): void;
+}
+
+/**
+ * In a forked child: sends every record of the process-wide store (notified errors and,
+ * through process capture, which it turns on if it is off, uncaught ones) to the parent
+ * over IPC. A crash waits for the sends within the capture's flush deadline. Without an
+ * IPC channel it does nothing.
+ */
+export function forwardErrors(options: { store?: ErrorStore } = {}): ErrorForwarding {
+  const opts = checkObject('forwardErrors() options', options);
+  checkKnownKeys('forwardErrors()', opts, ['store']);
+  const send = process.send?.bind(process);
+  if (send === undefined) return { close() {} };
+  const store = (opts.store as ErrorStore | undefined) ?? errors;
+  const pending = new Set<Promise<void>>();
+  const unsubscribe = store.onError((record) => {
+    if (!process.connected) return;
+    const sent = new Promise<void>((resolve) => {
+      try {
+        send({ type: TAG, record }, undefined, {}, () => resolve());
+      } catch {
+        resolve();
+      }
+    });
+    pending.add(sent);
+    void sent.then(() => pending.delete(sent));
+  });
+  const removeHook = addFlushHook(() => Promise.all(pending));
+  const capture = captureActive() ? undefined : captureProcessErrors({ store });
+  return {
+    close() {
+      unsubscribe();
+      removeHook();
+      capture?.close();
+    },
+  };
+}

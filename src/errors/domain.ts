@@ -1,0 +1,232 @@
+/**
+ * Error domains: the API of Node's deprecated `domain` module, built only on
+ * AsyncLocalStorage. Errors thrown by code a domain runs (synchronously, in timers,
+ * immediates, `process.nextTick`, promise continuations and async functions it starts)
+ * and `'error'` events nobody listens to reach the domain's `'error'` listeners, and
+ * the process keeps running.
+ */
+import { EventEmitter } from 'node:events';
+import { Frame, storage } from './frame.js';
+import { domainCreated, domainDisposed } from './process.js';
+import { EMPTY, route, type Origin } from './route.js';
+
+export type { DomainError } from './route.js';
+import { typeError } from '../probes/validate.js';
+
+/** What a domain holds in `members`: emitters and timers added with `add()`. */
+export type DomainMember = EventEmitter | NodeJS.Timeout;
+
+/** The old module's `enter()`/`exit()` stack. */
+const stack: ErrorDomain[] = [];
+
+function isTimer(value: unknown): value is NodeJS.Timeout {
+  return value !== null && typeof value === 'object' && typeof (value as { _onTimeout?: unknown })._onTimeout === 'function';
+}
+
+const kOriginalEmit = Symbol('probekit.domain.originalEmit');
+const kOriginalOnTimeout = Symbol('probekit.domain.originalOnTimeout');
+
+type Patched = EventEmitter & { [kOriginalEmit]?: EventEmitter['emit'] };
+type PatchedTimer = NodeJS.Timeout & { _onTimeout: (...args: unknown[]) => unknown; [kOriginalOnTimeout]?: (...args: unknown[]) => unknown };
+
+
+/**
+ * An error domain; create one with `errorDomain.create()`.
+ *
+ * @example
+ * import { errorDomain } from 'probekit';
+ * const d = errorDomain.create();
+ * d.on('error', (err) => console.error('request failed', err.message));
+ * d.run(() => {
+ *   setTimeout(() => { throw new Error('boom'); }, 10); // reaches d, the process keeps running
+ * });
+ */
+export class ErrorDomain extends EventEmitter {
+  /** Emitters and timers added with `add()`. */
+  readonly members: DomainMember[] = [];
+  /** True after `dispose()`. */
+  disposed = false;
+
+  /** @internal Use `errorDomain.create()`. */
+  constructor() {
+    super();
+    domainCreated();
+  }
+
+  /**
+   * Runs `fn(...args)` in the domain and returns its result. A synchronous throw is
+   * routed to the domain (when it, or a domain it runs in, has an `'error'` listener)
+   * and `run()` returns `undefined`; otherwise it propagates as usual.
+   */
+  run<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): R | undefined {
+    if (typeof fn !== 'function') throw typeError('domain.run() argument "fn"', 'a function', fn);
+    if (this.disposed) return undefined;
+    const current = storage.getStore();
+    const frame = new Frame(this, current, current?.store);
+    return storage.run(frame, runGuarded, frame, fn, args);
+  }
+
+  /**
+   * Adds an emitter or timer created elsewhere: its `'error'` events with no listener
+   * and errors thrown by its listeners (or the timer's callback) go to this domain.
+   */
+  add(member: DomainMember): void {
+    if (isTimer(member)) {
+      const timer = member as PatchedTimer;
+      if (timer[kOriginalOnTimeout] === undefined) {
+        const original = timer._onTimeout;
+        timer[kOriginalOnTimeout] = original;
+        const domain = this;
+        timer._onTimeout = function (this: unknown, ...args: unknown[]) {
+          return domain.run(() => original.apply(this, args));
+        };
+      }
+    } else if (member instanceof EventEmitter) {
+      const emitter = member as Patched;
+      if (emitter[kOriginalEmit] === undefined) {
+        const original = emitter.emit;
+        emitter[kOriginalEmit] = original;
+        const domain = this;
+        emitter.emit = function (this: EventEmitter, event: string | symbol, ...args: unknown[]): boolean {
+          if (event === 'error' && this.listenerCount('error') === 0) {
+            const err = args[0];
+            if (route(new Frame(domain, storage.getStore(), undefined), err, { thrown: false, emitter: this })) return false;
+            return original.call(this, event, ...args);
+          }
+          return domain.run(() => original.call(this, event, ...args)) ?? false;
+        };
+      }
+    } else {
+      throw typeError('domain.add() argument', 'an EventEmitter or a timer from setTimeout()/setInterval()', member);
+    }
+    if (!this.members.includes(member)) this.members.push(member);
+  }
+
+  /** Undoes `add()`. */
+  remove(member: DomainMember): void {
+    const i = this.members.indexOf(member);
+    if (i === -1) return;
+    this.members.splice(i, 1);
+    if (isTimer(member)) {
+      const timer = member as PatchedTimer;
+      const original = timer[kOriginalOnTimeout];
+      if (original !== undefined) {
+        timer._onTimeout = original;
+        delete timer[kOriginalOnTimeout];
+      }
+    } else {
+      const emitter = member as Patched;
+      const original = emitter[kOriginalEmit];
+      if (original !== undefined) {
+        // Restoring the prototype method: delete the own property when it was the prototype's.
+        if (original === Object.getPrototypeOf(emitter).emit) delete (emitter as { emit?: unknown }).emit;
+        else emitter.emit = original;
+        delete emitter[kOriginalEmit];
+      }
+    }
+  }
+
+  /**
+   * Returns a function that runs `fn` in this domain; an error it throws is routed
+   * with `domainBound` set to `fn`.
+   */
+  bind<F extends (...args: never[]) => unknown>(fn: F): F {
+    if (typeof fn !== 'function') throw typeError('domain.bind() argument "fn"', 'a function', fn);
+    const domain = this;
+    const origin: Origin = { thrown: true, bound: fn };
+    const wrapper = function (this: unknown, ...args: Parameters<F>) {
+      if (domain.disposed) return undefined;
+      const frame = new Frame(domain, storage.getStore(), storage.getStore()?.store);
+      return storage.run(frame, () => {
+        try {
+          return fn.apply(this, args);
+        } catch (err) {
+          if (route(frame, err, origin)) return undefined;
+          throw err;
+        }
+      });
+    };
+    return wrapper as unknown as F;
+  }
+
+  /**
+   * Like `bind()` for Node-style callbacks: when the first argument is an Error it is
+   * routed (with `domainThrown: false`) and `fn` is not called; otherwise `fn` receives
+   * the remaining arguments.
+   */
+  intercept<A extends unknown[], R>(fn: (...args: A) => R): (err: unknown, ...args: A) => R | undefined {
+    if (typeof fn !== 'function') throw typeError('domain.intercept() argument "fn"', 'a function', fn);
+    const domain = this;
+    const run = this.bind(fn as (...args: never[]) => unknown) as unknown as (...args: A) => R;
+    const origin: Origin = { thrown: false, bound: fn as (...args: never[]) => unknown };
+    return function (this: unknown, err: unknown, ...args: A): R | undefined {
+      if (domain.disposed) return undefined;
+      if (err instanceof Error) {
+        if (!route(new Frame(domain, storage.getStore(), undefined), err, origin)) throw err;
+        return undefined;
+      }
+      return run.apply(this, args);
+    };
+  }
+
+  /**
+   * Makes this domain active for the rest of the current synchronous execution and the
+   * async work it starts, and pushes it on the domain stack (the old module's `enter()`).
+   */
+  enter(): void {
+    if (this.disposed) return;
+    const current = storage.getStore();
+    stack.push(this);
+    storage.enterWith(new Frame(this, current, current?.store));
+  }
+
+  /**
+   * Leaves this domain and every domain entered after it (the old stack semantics).
+   * A domain not on the stack is left alone.
+   */
+  exit(): void {
+    const i = stack.lastIndexOf(this);
+    if (i === -1) return;
+    stack.length = i;
+    let frame = storage.getStore();
+    while (frame !== undefined && frame.domain !== undefined && !stack.includes(frame.domain)) frame = frame.outer;
+    storage.enterWith(frame ?? EMPTY);
+  }
+
+  /**
+   * Clears the timers and removes the emitters added to it, leaves it, and ignores
+   * anything its callbacks do later.
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    for (const member of [...this.members]) {
+      this.remove(member);
+      if (isTimer(member)) clearTimeout(member);
+    }
+    this.exit();
+    this.disposed = true;
+    this.emit('dispose');
+    domainDisposed();
+  }
+}
+
+function runGuarded<A extends unknown[], R>(frame: Frame, fn: (...args: A) => R, args: A): R | undefined {
+  try {
+    return fn(...args);
+  } catch (err) {
+    if (route(frame, err)) return undefined;
+    throw err;
+  }
+}
+
+/** The old `domain` module's entry point. */
+export const errorDomain = {
+  /** A new domain. */
+  create(): ErrorDomain {
+    return new ErrorDomain();
+  },
+  /** The domain of the current async execution, like the old `process.domain`. */
+  get active(): ErrorDomain | undefined {
+    return storage.getStore()?.domain;
+  },
+};

@@ -1,0 +1,252 @@
+/**
+ * Process-level errors: `uncaughtException` and `unhandledRejection`.
+ *
+ * One set of listeners serves both error domains and `captureProcessErrors()`, and is
+ * installed only while one of them needs it; a process with neither keeps Node's own
+ * handling untouched. When installed, the listeners keep Node's semantics:
+ * - an error that belongs to an error domain with an `'error'` listener goes there and
+ *   the process keeps running;
+ * - if the application has its own listeners, probekit only observes (it notifies,
+ *   through `uncaughtExceptionMonitor` where Node has one) and does not exit;
+ * - otherwise an uncaught exception is printed as Node prints it and the process exits
+ *   with code 1 (after the flush hooks, when capture is on); a rejection follows
+ *   `--unhandled-rejections` (`throw` by default, as in Node).
+ */
+import { writeSync } from 'node:fs';
+import { inspect } from 'node:util';
+import { checkInteger, checkKnownKeys, checkObject, typeError } from '../probes/validate.js';
+import { storage } from './frame.js';
+import { route } from './route.js';
+import { errors, type ErrorStore } from './store.js';
+
+/** What to do with a promise rejection nobody handles; Node's `--unhandled-rejections` modes. */
+export type RejectionMode = 'throw' | 'strict' | 'warn' | 'warn-with-error-code' | 'none';
+
+/** Options of {@link captureProcessErrors}. */
+export interface CaptureOptions {
+  /**
+   * Unhandled rejections: `throw` (crash like an uncaught exception, Node's default),
+   * `strict`, `warn`, `warn-with-error-code` or `none`.
+   * @default the process's `--unhandled-rejections` flag, else 'throw'
+   */
+  readonly unhandledRejections?: RejectionMode;
+  /** How long the flush hooks (exporters) may take before the process exits, in ms. @default 2000 */
+  readonly flushTimeoutMs?: number;
+  /** Print one line to stderr when probekit captures an error the application also handles. @default false */
+  readonly log?: boolean;
+  /** Store that receives the records. @default the process-wide `errors` */
+  readonly store?: ErrorStore;
+}
+
+/** What {@link captureProcessErrors} returns. */
+export interface ProcessCapture {
+  /** Stops capturing (the listeners go once no domain needs them either). */
+  close(): void;
+}
+
+interface CaptureState {
+  readonly mode: RejectionMode;
+  readonly flushTimeoutMs: number;
+  readonly log: boolean;
+  readonly store: ErrorStore;
+}
+
+const MODES: readonly RejectionMode[] = ['throw', 'strict', 'warn', 'warn-with-error-code', 'none'];
+
+let capture: CaptureState | undefined;
+let liveDomains = 0;
+let installed = false;
+let exiting = false;
+
+/** Flush hooks: exporters register here to send what they hold before a crash exit. */
+const flushHooks = new Set<() => unknown>();
+
+/**
+ * Registers `hook` to run (and be awaited, within the deadline) before probekit exits
+ * the process after a crash. Returns the function that unregisters it.
+ */
+export function addFlushHook(hook: () => unknown): () => void {
+  flushHooks.add(hook);
+  return () => {
+    flushHooks.delete(hook);
+  };
+}
+
+/** Runs every flush hook, resolving when all settle or after `timeoutMs`, whichever is first. */
+export async function runFlushHooks(timeoutMs: number): Promise<void> {
+  if (flushHooks.size === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs); // ref'd on purpose: keeps the process up until the deadline
+  });
+  const all = Promise.allSettled([...flushHooks].map(async (hook) => hook()));
+  await Promise.race([all, deadline]);
+  clearTimeout(timer);
+}
+
+function nodeRejectionMode(): RejectionMode {
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  for (const flag of flags) {
+    const m = /^--unhandled-rejections=(.+)$/.exec(flag);
+    if (m !== null && (MODES as readonly string[]).includes(m[1] as string)) return m[1] as RejectionMode;
+  }
+  return 'throw';
+}
+
+/** The error Node raises for a rejection with a non-Error reason. */
+function rejectionError(reason: unknown): unknown {
+  if (reason instanceof Error) return reason;
+  const err = new Error(
+    'This error originated either by throwing inside of an async function without a catch block, ' +
+      `or by rejecting a promise which was not handled with .catch(). The promise rejected with the reason "${inspect(reason)}".`,
+  );
+  err.name = 'UnhandledPromiseRejection';
+  (err as Error & { code?: string }).code = 'ERR_UNHANDLED_REJECTION';
+  return err;
+}
+
+function printFatal(err: unknown): void {
+  try {
+    writeSync(2, `${inspect(err)}\n\nNode.js ${process.version}\n`);
+  } catch {
+    // stderr closed: nothing more to do
+  }
+}
+
+/** Prints, flushes (when capture is on) and exits with code 1: Node's outcome for a crash. */
+function crash(err: unknown): void {
+  if (exiting) return;
+  exiting = true;
+  printFatal(err);
+  const state = capture;
+  if (state === undefined || flushHooks.size === 0) {
+    process.exit(1);
+  }
+  void runFlushHooks(state.flushTimeoutMs).finally(() => process.exit(1));
+}
+
+function appListeners(event: 'uncaughtException' | 'unhandledRejection'): number {
+  return process.listenerCount(event) - (installed ? 1 : 0);
+}
+
+function onMonitor(err: unknown, origin: string): void {
+  // Notify here, before any listener runs: an application listener may exit at once.
+  if (capture === undefined || exiting) return;
+  if (willRoute()) return;
+  capture.store.notify(err, undefined, origin);
+}
+
+/** True when the current async execution has a domain that will take an error. */
+function willRoute(): boolean {
+  for (let f = storage.getStore(); f !== undefined; f = f.outer) {
+    if (f.domain !== undefined && (f.domain.disposed || f.domain.listenerCount('error') > 0)) return true;
+  }
+  return false;
+}
+
+function onUncaught(err: unknown, origin: string): void {
+  if (route(storage.getStore(), err)) return;
+  if (appListeners('uncaughtException') > 0) {
+    if (capture?.log === true) writeSync(2, `probekit: captured ${origin} (the application handles it)\n`);
+    return;
+  }
+  crash(err);
+}
+
+function onRejection(reason: unknown): void {
+  // Node emits this in the rejected promise's async context: its domain is active here.
+  if (route(storage.getStore(), reason)) return;
+  const state = capture;
+  if (state !== undefined && !exiting) state.store.notify(reason, undefined, 'unhandledRejection');
+  if (appListeners('unhandledRejection') > 0) return;
+  const mode = state?.mode ?? nodeRejectionMode();
+  switch (mode) {
+    case 'none':
+      return;
+    case 'warn':
+    case 'warn-with-error-code':
+      process.emitWarning(`Unhandled promise rejection: ${inspect(reason)}`, 'UnhandledPromiseRejectionWarning');
+      if (mode === 'warn-with-error-code') process.exitCode = 1;
+      return;
+    default: {
+      const err = rejectionError(reason);
+      // As Node does in throw mode: the application's uncaughtException listeners get it first.
+      if (appListeners('uncaughtException') > 0) {
+        (process.emit as (event: string, ...args: unknown[]) => boolean)('uncaughtException', err, 'unhandledRejection');
+        return;
+      }
+      crash(err);
+    }
+  }
+}
+
+function sync(): void {
+  const wanted = capture !== undefined || liveDomains > 0;
+  if (wanted === installed) return;
+  if (wanted) {
+    process.on('uncaughtExceptionMonitor', onMonitor);
+    process.on('uncaughtException', onUncaught);
+    process.on('unhandledRejection', onRejection);
+  } else {
+    process.off('uncaughtExceptionMonitor', onMonitor);
+    process.off('uncaughtException', onUncaught);
+    process.off('unhandledRejection', onRejection);
+  }
+  installed = wanted;
+}
+
+/** @internal True while `captureProcessErrors()` is on. */
+export function captureActive(): boolean {
+  return capture !== undefined;
+}
+
+/** @internal A domain was created: errors may now belong to it. */
+export function domainCreated(): void {
+  liveDomains++;
+  sync();
+}
+
+/** @internal A domain was disposed. */
+export function domainDisposed(): void {
+  liveDomains--;
+  sync();
+}
+
+/**
+ * Captures uncaught exceptions and unhandled rejections: each is notified (with its
+ * request context), the flush hooks get `flushTimeoutMs` to send what exporters hold,
+ * and then Node's semantics are kept: exit code 1 for an uncaught exception, the
+ * `unhandledRejections` mode for rejections. It never hijacks: when the application has
+ * its own listeners probekit only observes, and errors that belong to an error domain
+ * go to the domain. Calling it again replaces the options.
+ *
+ * @example
+ * import { captureProcessErrors, onError } from 'probekit';
+ * captureProcessErrors();
+ * onError((record) => console.error(record.name, record.message));
+ */
+export function captureProcessErrors(options: CaptureOptions = {}): ProcessCapture {
+  const opts = checkObject('captureProcessErrors() options', options);
+  checkKnownKeys('captureProcessErrors()', opts, ['unhandledRejections', 'flushTimeoutMs', 'log', 'store']);
+  const mode = opts.unhandledRejections ?? nodeRejectionMode();
+  if (!(MODES as readonly unknown[]).includes(mode)) {
+    throw typeError('captureProcessErrors() option "unhandledRejections"', `one of ${MODES.join(', ')}`, mode);
+  }
+  if (opts.log !== undefined && typeof opts.log !== 'boolean') throw typeError('captureProcessErrors() option "log"', 'a boolean', opts.log);
+  const state: CaptureState = {
+    mode: mode as RejectionMode,
+    flushTimeoutMs: opts.flushTimeoutMs === undefined ? 2000 : checkInteger('captureProcessErrors() option "flushTimeoutMs"', opts.flushTimeoutMs, 0),
+    log: opts.log === true,
+    store: (opts.store as ErrorStore | undefined) ?? errors,
+  };
+  capture = state;
+  sync();
+  return {
+    close() {
+      if (capture === state) {
+        capture = undefined;
+        sync();
+      }
+    },
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * `notify()` and the error store: normalised records, listeners, a bounded ring of
+ * recent errors deduplicated by fingerprint, and the error metrics exporters carry.
+ */
+import type { Counter } from '../probes/counter.js';
+import type { Meter } from '../probes/meter.js';
+import { type Probe, probe as defaultProbe } from '../probes/probe.js';
+import { checkInteger, checkKnownKeys, checkObject } from '../probes/validate.js';
+import { storage } from './frame.js';
+import { type ErrorRecord, mergeContext, toRecord } from './record.js';
+
+/** Called with every record the store takes. */
+export type ErrorListener = (record: ErrorRecord) => void;
+
+/** One fingerprint's entry in the ring of recent errors. */
+export interface ErrorGroup {
+  readonly fingerprint: string;
+  /** Occurrences since the group entered the ring. */
+  readonly count: number;
+  /** Epoch ms of the first and the latest occurrence. */
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+  /** The latest occurrence. */
+  readonly last: ErrorRecord;
+}
+
+/** What `errors.snapshot()` returns. */
+export interface ErrorsSnapshot {
+  /** Records taken since the store was created (or cleared). */
+  readonly total: number;
+  /** Distinct fingerprints, most recently seen first; at most `capacity`. */
+  readonly recent: readonly ErrorGroup[];
+}
+
+/** Options of {@link createErrorStore}. */
+export interface ErrorStoreOptions {
+  /** Registry for the error metrics. @default the default `probe` */
+  readonly probe?: Probe;
+  /** Distinct fingerprints kept in the ring; the least recently seen is evicted. @default 100 */
+  readonly capacity?: number;
+}
+
+interface MutableGroup {
+  fingerprint: string;
+  count: number;
+  firstSeen: number;
+  lastSeen: number;
+  last: ErrorRecord;
+}
+
+/**
+ * Where notified and captured errors go. `errors` is the process-wide one that
+ * `notify()`, process capture and domains use; `createErrorStore()` makes isolated ones.
+ */
+export class ErrorStore {
+  /** Distinct fingerprints kept. */
+  readonly capacity: number;
+  private readonly probe: Probe;
+  private readonly groups = new Map<string, MutableGroup>();
+  private readonly listeners = new Set<ErrorListener>();
+  private total = 0;
+  private byName: Counter<'name'> | undefined;
+  private perMinute: Meter<never> | undefined;
+  private listenerFailures: Counter<never> | undefined;
+
+  constructor(options: ErrorStoreOptions = {}) {
+    const opts = checkObject('createErrorStore() options', options);
+    checkKnownKeys('createErrorStore()', opts, ['probe', 'capacity']);
+    this.probe = (opts.probe as Probe | undefined) ?? defaultProbe;
+    this.capacity = opts.capacity === undefined ? 100 : checkInteger('createErrorStore() option "capacity"', opts.capacity, 1);
+  }
+
+  /**
+   * Records anything that was thrown or went wrong: an Error (any subclass, an
+   * AggregateError, a `cause` chain), a string, any object, `null`, `undefined`, a
+   * Symbol. Never throws. The record carries the active request context merged with
+   * `context`. Returns the record (or `undefined` if even that failed).
+   */
+  notify(error: unknown, context?: Record<string, unknown>, source = 'notify'): ErrorRecord | undefined {
+    try {
+      const merged = mergeContext(storage.getStore()?.store, context);
+      return this.take(toRecord(error, { context: merged, source, time: this.probe.time.now() }));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** @internal Takes a record made elsewhere (a child process's). Never throws. */
+  take(record: ErrorRecord): ErrorRecord {
+    try {
+      this.total++;
+      this.metrics();
+      this.byName?.labels({ name: record.name }).inc();
+      this.perMinute?.mark();
+      let group = this.groups.get(record.fingerprint);
+      if (group === undefined) {
+        group = { fingerprint: record.fingerprint, count: 0, firstSeen: record.time, lastSeen: record.time, last: record };
+      } else {
+        this.groups.delete(record.fingerprint); // re-inserted below: Map order is recency order
+      }
+      group.count++;
+      group.lastSeen = record.time;
+      group.last = record;
+      this.groups.set(record.fingerprint, group);
+      if (this.groups.size > this.capacity) {
+        const oldest = this.groups.keys().next().value;
+        if (oldest !== undefined) this.groups.delete(oldest);
+      }
+    } catch {
+      // bookkeeping must never turn one error into two
+    }
+    for (const listener of this.listeners) {
+      try {
+        listener(record);
+      } catch {
+        this.listenerFailures ??= this.probe.selfCounter('probekit_error_listener_failures', 'onError listeners that threw');
+        this.listenerFailures.inc();
+      }
+    }
+    return record;
+  }
+
+  /**
+   * Subscribes to every record; returns the function that unsubscribes. A listener
+   * that throws is isolated (the others still run) and counted in
+   * `probekit_error_listener_failures_total`, never rethrown.
+   */
+  onError(listener: ErrorListener): () => void {
+    if (typeof listener !== 'function') throw new TypeError(`probekit: onError() argument must be a function, got ${typeof listener}`);
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** The ring of recent errors, most recently seen first. */
+  snapshot(): ErrorsSnapshot {
+    const recent = [...this.groups.values()].reverse().map((g) => ({ ...g }));
+    return { total: this.total, recent };
+  }
+
+  /** Empties the ring and the total (the metrics keep counting, as counters do). */
+  clear(): void {
+    this.groups.clear();
+    this.total = 0;
+  }
+
+  /** Registers the error metrics on first use, so a process without errors exports none. */
+  private metrics(): void {
+    if (this.byName !== undefined) return;
+    this.byName = this.probe.counter({
+      name: 'errors_notified',
+      monotonic: true,
+      labels: ['name'],
+      help: 'Errors notified or captured, by error name',
+    });
+    this.perMinute = this.probe.meter({ name: 'errors_per_minute', samples: 60, timeframe: 60, help: 'Errors notified or captured in the last minute' });
+  }
+}
+
+/** Creates an isolated error store; see {@link ErrorStoreOptions}. */
+export function createErrorStore(options: ErrorStoreOptions = {}): ErrorStore {
+  return new ErrorStore(options);
+}
+
+/** The process-wide error store: what `notify()`, process capture and child forwarding feed. */
+export const errors: ErrorStore = createErrorStore();
+
+/**
+ * Records an error in the process-wide store; see {@link ErrorStore.notify}. Never throws.
+ *
+ * @example
+ * import { notify } from 'probekit';
+ * try { await charge(order); } catch (err) { notify(err, { orderId: order.id }); }
+ */
+export function notify(error: unknown, context?: Record<string, unknown>): ErrorRecord | undefined {
+  return errors.notify(error, context);
+}
+
+/** Subscribes to the process-wide store; see {@link ErrorStore.onError}. */
+export function onError(listener: ErrorListener): () => void {
+  return errors.onError(listener);
+}
