@@ -10,6 +10,8 @@ export default tseslint.config(
     languageOptions: { globals: { ...globals.node } },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // Wrappers that keep the caller's `this` name the domain they close over.
+      '@typescript-eslint/no-this-alias': ['error', { allowedNames: ['domain'] }],
       'no-restricted-syntax': [
         'error',
         { selector: "ExportDefaultDeclaration", message: 'Use named exports (one obvious public surface).' },
