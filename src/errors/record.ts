@@ -66,8 +66,17 @@ function text(value: unknown): string {
   }
 }
 
+/** `instanceof` that survives a Proxy whose getPrototypeOf trap throws. */
+function instanceOf(value: unknown, type: abstract new (...args: never[]) => unknown): boolean {
+  try {
+    return value instanceof type;
+  } catch {
+    return false;
+  }
+}
+
 function isErrorLike(value: unknown): value is object {
-  if (value instanceof Error) return true;
+  if (instanceOf(value, Error)) return true;
   if (value === null || typeof value !== 'object') return false;
   return typeof read(value, 'stack') === 'string' && typeof read(value, 'message') === 'string';
 }
@@ -134,7 +143,10 @@ function plain(value: unknown): unknown {
   if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
   if (typeof value === 'string') return clip(value, MAX_VALUE_TEXT);
   if (value === undefined) return undefined;
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
+  if (instanceOf(value, Date)) {
+    const d = value as Date;
+    return Number.isNaN(d.getTime()) ? 'Invalid Date' : d.toISOString();
+  }
   return clip(text(value), MAX_VALUE_TEXT);
 }
 
@@ -146,13 +158,13 @@ export function mergeContext(...sources: unknown[]): Record<string, unknown> {
     if (source === null || typeof source !== 'object') continue;
     let entries: string[];
     try {
-      entries = source instanceof Map ? [...(source as Map<unknown, unknown>).keys()].map(String) : Object.keys(source);
+      entries = instanceOf(source, Map) ? [...(source as Map<unknown, unknown>).keys()].map(String) : Object.keys(source);
     } catch {
       continue;
     }
     for (const key of entries) {
       if (!(key in out) && keys++ >= MAX_CONTEXT_KEYS) break;
-      const value = source instanceof Map ? (source as Map<unknown, unknown>).get(key) : read(source, key);
+      const value = instanceOf(source, Map) ? (source as Map<unknown, unknown>).get(key) : read(source, key);
       const safe = plain(value);
       if (safe !== undefined) out[key] = safe;
     }
@@ -161,7 +173,33 @@ export function mergeContext(...sources: unknown[]): Record<string, unknown> {
 }
 
 /** Normalises anything into an {@link ErrorRecord}. Never throws. */
-export function toRecord(value: unknown, options: { context?: Record<string, unknown>; source?: string; time?: number; pid?: number } = {}): ErrorRecord {
+export function toRecord(
+  value: unknown,
+  options: { context?: Record<string, unknown>; source?: string; time?: number; pid?: number } = {},
+): ErrorRecord {
+  try {
+    return build(value, options);
+  } catch {
+    // Something defeated every guard above: keep the occurrence, lose the details.
+    const name = 'UnreadableError';
+    const message = 'a value that could not be read was thrown or notified';
+    return {
+      name,
+      message,
+      stack: null,
+      causes: [],
+      errors: [],
+      code: null,
+      time: options.time ?? Date.now(),
+      fingerprint: fnv1a(`${name}\n${message}\n`),
+      context: options.context ?? {},
+      pid: options.pid ?? process.pid,
+      source: options.source ?? 'notify',
+    };
+  }
+}
+
+function build(value: unknown, options: { context?: Record<string, unknown>; source?: string; time?: number; pid?: number } = {}): ErrorRecord {
   const head = causeOf(value);
   const causes: ErrorCause[] = [];
   const seen = new Set<unknown>([value]);
@@ -172,7 +210,7 @@ export function toRecord(value: unknown, options: { context?: Record<string, unk
     cursor = cursor !== null && typeof cursor === 'object' ? read(cursor, 'cause') : undefined;
   }
   const errors: ErrorCause[] = [];
-  const inner = value instanceof AggregateError ? read(value, 'errors') : undefined;
+  const inner = instanceOf(value, AggregateError) ? read(value, 'errors') : undefined;
   if (Array.isArray(inner)) for (const e of inner.slice(0, MAX_AGGREGATE)) errors.push(causeOf(e));
   const rawCode = value !== null && typeof value === 'object' ? read(value, 'code') : undefined;
   const code = typeof rawCode === 'string' ? clip(rawCode, 128) : typeof rawCode === 'number' ? rawCode : null;
