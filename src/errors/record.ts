@@ -210,7 +210,7 @@ function build(value: unknown, options: { context?: Record<string, unknown>; sou
     cursor = cursor !== null && typeof cursor === 'object' ? read(cursor, 'cause') : undefined;
   }
   const errors: ErrorCause[] = [];
-  const inner = instanceOf(value, AggregateError) ? read(value, 'errors') : undefined;
+  const inner = instanceOf(value, AggregateError) ? read(value as object, 'errors') : undefined;
   if (Array.isArray(inner)) for (const e of inner.slice(0, MAX_AGGREGATE)) errors.push(causeOf(e));
   const rawCode = value !== null && typeof value === 'object' ? read(value, 'code') : undefined;
   const code = typeof rawCode === 'string' ? clip(rawCode, 128) : typeof rawCode === 'number' ? rawCode : null;
