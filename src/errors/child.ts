@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { checkInteger, checkKnownKeys, checkObject, typeError } from '../probes/validate.js';
 import { addFlushHook, captureActive, captureProcessErrors } from './process.js';
 import { type ErrorCause, type ErrorRecord, toRecord } from './record.js';
-import { errors, type ErrorStore } from './store.js';
+import { errors, ErrorStore } from './store.js';
 
 /** The IPC message tag; anything else on the channel is the application's. */
 const TAG = 'probekit:error-record';
@@ -80,14 +80,27 @@ export function watchChild(child: ChildProcess, options: WatchChildOptions = {})
   }
   const opts = checkObject('watchChild() options', options);
   checkKnownKeys('watchChild()', opts, ['store', 'stderrLines', 'stderrBytes']);
+  if (opts.store !== undefined && !(opts.store instanceof ErrorStore)) {
+    throw typeError('watchChild() option "store"', 'an ErrorStore from createErrorStore()', opts.store);
+  }
   const store = (opts.store as ErrorStore | undefined) ?? errors;
   const maxLines = opts.stderrLines === undefined ? 20 : checkInteger('watchChild() option "stderrLines"', opts.stderrLines, 0);
   const maxBytes = opts.stderrBytes === undefined ? 8192 : checkInteger('watchChild() option "stderrBytes"', opts.stderrBytes, 0);
-  let tail = '';
+  // The tail of stderr as bytes, decoded once at exit: a character split across two
+  // chunks survives, and the bound is in bytes however much the child writes.
+  let chunks: Buffer[] = [];
+  let held = 0;
 
   const onData = (chunk: Buffer | string): void => {
-    tail += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
-    if (tail.length > maxBytes * 2) tail = tail.slice(-maxBytes); // bounded however much the child writes
+    if (maxBytes === 0) return;
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    chunks.push(buf);
+    held += buf.length;
+    if (held > maxBytes * 2) {
+      const tail = Buffer.concat(chunks).subarray(-maxBytes);
+      chunks = [Buffer.from(tail)];
+      held = tail.length;
+    }
   };
   const onMessage = (message: unknown): void => {
     if (message === null || typeof message !== 'object' || (message as { type?: unknown }).type !== TAG) return;
@@ -96,7 +109,9 @@ export function watchChild(child: ChildProcess, options: WatchChildOptions = {})
   };
   const onClose = (code: number | null, signal: NodeJS.Signals | null): void => {
     if (code === 0 && signal === null) return;
-    const text = tail.slice(-maxBytes);
+    const bytes = maxBytes === 0 ? Buffer.alloc(0) : Buffer.concat(chunks).subarray(-maxBytes);
+    // A cut through a multi-byte character at the start decodes as U+FFFD: drop it.
+    const text = bytes.toString('utf8').replace(/^\uFFFD+/, '');
     const lines = text.split('\n');
     if (lines[lines.length - 1] === '') lines.pop();
     const stderr = maxLines === 0 ? [] : lines.slice(-maxLines);

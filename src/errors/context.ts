@@ -6,13 +6,20 @@
  */
 import { AsyncResource } from 'node:async_hooks';
 import type { EventEmitter } from 'node:events';
-import { Frame, storage } from './frame.js';
+import { Frame, storage, thrownFrom } from './frame.js';
 import { typeError } from '../probes/validate.js';
 
 /** A request context store: any plain object (`{ requestId, userId }`). */
 export type ContextStore = Record<string, unknown>;
 
-const LISTENER_METHODS = ['on', 'addListener', 'prependListener', 'once', 'prependOnceListener'] as const;
+/** Each listener-adding method, and the plain method a once-variant is built on. */
+const LISTENER_METHODS = [
+  ['on', 'on'],
+  ['addListener', 'addListener'],
+  ['prependListener', 'prependListener'],
+  ['once', 'on'],
+  ['prependOnceListener', 'prependListener'],
+] as const;
 const bound = new WeakSet<EventEmitter>();
 
 /**
@@ -50,7 +57,13 @@ export const context: RequestContext = {
     if (store === null || typeof store !== 'object') throw typeError('context.run() argument "store"', 'an object', store);
     if (typeof fn !== 'function') throw typeError('context.run() argument "fn"', 'a function', fn);
     const current = storage.getStore();
-    return storage.run(new Frame(current?.domain, current?.outer, store), fn);
+    try {
+      return storage.run(new Frame(current?.domain, current?.outer, store), fn);
+    } catch (err) {
+      // Remember the innermost context a synchronous throw left, for notify() and capture.
+      if (err !== null && typeof err === 'object' && !thrownFrom.has(err)) thrownFrom.set(err, store);
+      throw err;
+    }
   },
 
   get(key?: string): never {
@@ -84,17 +97,30 @@ export const context: RequestContext = {
     }
     if (bound.has(emitter)) return emitter;
     bound.add(emitter);
-    for (const method of LISTENER_METHODS) {
-      const original = emitter[method] as (event: string | symbol, listener: (...args: unknown[]) => void) => E;
+    type Add = (event: string | symbol, listener: (...args: unknown[]) => void) => E;
+    // Take every original first: a once-variant must add through the unpatched method.
+    const originals = new Map<string, Add>(LISTENER_METHODS.map(([, base]) => [base, emitter[base] as Add]));
+    for (const [method, base] of LISTENER_METHODS) {
+      const add = originals.get(base) as Add;
+      const once = method !== base;
       Object.defineProperty(emitter, method, {
         configurable: true,
         writable: true,
         value(this: E, event: string | symbol, listener: (...args: unknown[]) => void) {
-          if (typeof listener !== 'function') return original.call(this, event, listener);
-          const wrapped = AsyncResource.bind(listener) as typeof listener & { listener?: unknown };
-          // Node's removeListener() matches `wrapper.listener === original`, as for once().
-          wrapped.listener = listener;
-          return original.call(this, event, wrapped);
+          if (typeof listener !== 'function') return add.call(this, event, listener);
+          const run = AsyncResource.bind(listener) as (...args: unknown[]) => unknown;
+          // Node's removeListener() matches `wrapper.listener === original`; a once-variant
+          // is built here (not on Node's once) so that its wrapper is the one that matches.
+          const wrapped = once
+            ? function (this: E, ...args: unknown[]) {
+                this.removeListener(event, wrapped);
+                return run.apply(this, args);
+              }
+            : function (this: E, ...args: unknown[]) {
+                return run.apply(this, args);
+              };
+          (wrapped as typeof wrapped & { listener?: unknown }).listener = listener;
+          return add.call(this, event, wrapped);
         },
       });
     }

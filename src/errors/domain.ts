@@ -7,8 +7,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { Frame, storage } from './frame.js';
-import { domainCreated, domainDisposed } from './process.js';
-import { EMPTY, route, type Origin } from './route.js';
+import { domainCreated } from './process.js';
+import { EMPTY, HANDLED, route, type Origin } from './route.js';
 
 export type { DomainError } from './route.js';
 import { typeError } from '../probes/validate.js';
@@ -16,8 +16,8 @@ import { typeError } from '../probes/validate.js';
 /** What a domain holds in `members`: emitters and timers added with `add()`. */
 export type DomainMember = EventEmitter | NodeJS.Timeout;
 
-/** The old module's `enter()`/`exit()` stack. */
-const stack: ErrorDomain[] = [];
+/** The old module's `enter()`/`exit()` stack: each entry remembers the frame it replaced. */
+const stack: Array<{ readonly domain: ErrorDomain; readonly before: Frame | undefined }> = [];
 
 function isTimer(value: unknown): value is NodeJS.Timeout {
   return value !== null && typeof value === 'object' && typeof (value as { _onTimeout?: unknown })._onTimeout === 'function';
@@ -68,8 +68,9 @@ export class ErrorDomain extends EventEmitter {
     try {
       return storage.run(frame, fn, ...args);
     } catch (err) {
-      if (route(frame, err)) return undefined;
-      throw err;
+      const left = route(frame, err);
+      if (left === HANDLED) return undefined;
+      throw left;
     }
   }
 
@@ -97,7 +98,9 @@ export class ErrorDomain extends EventEmitter {
         emitter.emit = function (this: EventEmitter, event: string | symbol, ...args: unknown[]): boolean {
           if (event === 'error' && this.listenerCount('error') === 0) {
             const err = args[0];
-            if (route(new Frame(domain, storage.getStore(), undefined), err, { thrown: false, emitter: this })) return false;
+            const left = route(new Frame(domain, storage.getStore(), storage.getStore()?.store), err, { thrown: false, emitter: this });
+            if (left === HANDLED) return false;
+            if (left !== err) throw left;
             return original.call(this, event, ...args);
           }
           return domain.run(() => original.call(this, event, ...args)) ?? false;
@@ -148,8 +151,9 @@ export class ErrorDomain extends EventEmitter {
         try {
           return fn.apply(this, args);
         } catch (err) {
-          if (route(frame, err, origin)) return undefined;
-          throw err;
+          const left = route(frame, err, origin);
+          if (left === HANDLED) return undefined;
+          throw left;
         }
       });
     };
@@ -169,7 +173,8 @@ export class ErrorDomain extends EventEmitter {
     return function (this: unknown, err: unknown, ...args: A): R | undefined {
       if (domain.disposed) return undefined;
       if (err instanceof Error) {
-        if (!route(new Frame(domain, storage.getStore(), undefined), err, origin)) throw err;
+        const left = route(new Frame(domain, storage.getStore(), storage.getStore()?.store), err, origin);
+        if (left !== HANDLED) throw left;
         return undefined;
       }
       return run.apply(this, args);
@@ -183,7 +188,7 @@ export class ErrorDomain extends EventEmitter {
   enter(): void {
     if (this.disposed) return;
     const current = storage.getStore();
-    stack.push(this);
+    stack.push({ domain: this, before: current });
     storage.enterWith(new Frame(this, current, current?.store));
   }
 
@@ -192,12 +197,13 @@ export class ErrorDomain extends EventEmitter {
    * A domain not on the stack is left alone.
    */
   exit(): void {
-    const i = stack.lastIndexOf(this);
+    let i = stack.length - 1;
+    while (i >= 0 && (stack[i] as { domain: ErrorDomain }).domain !== this) i--;
     if (i === -1) return;
+    const before = (stack[i] as { before: Frame | undefined }).before;
     stack.length = i;
-    let frame = storage.getStore();
-    while (frame !== undefined && frame.domain !== undefined && !stack.includes(frame.domain)) frame = frame.outer;
-    storage.enterWith(frame ?? EMPTY);
+    // Back to what was active before this enter(): a surrounding run() and its context included.
+    storage.enterWith(before ?? EMPTY);
   }
 
   /**
@@ -213,7 +219,6 @@ export class ErrorDomain extends EventEmitter {
     this.exit();
     this.disposed = true;
     this.emit('dispose');
-    domainDisposed();
   }
 }
 

@@ -20,3 +20,10 @@ export class Frame {
 
 /** The storage behind both request context and error domains. */
 export const storage = new AsyncLocalStorage<Frame>();
+
+/**
+ * The context an error was thrown out of, for errors thrown synchronously through
+ * `context.run()`: by the time they are caught (or become uncaught) the store has
+ * unwound, so `notify()` finds it here instead.
+ */
+export const thrownFrom = new WeakMap<object, Record<string, unknown>>();

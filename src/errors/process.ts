@@ -2,8 +2,8 @@
  * Process-level errors: `uncaughtException` and `unhandledRejection`.
  *
  * One set of listeners serves both error domains and `captureProcessErrors()`, and is
- * installed only while one of them needs it; a process with neither keeps Node's own
- * handling untouched. When installed, the listeners keep Node's semantics:
+ * installed once a domain exists or while capture is on; a process with neither keeps
+ * Node's own handling untouched. When installed, the listeners keep Node's semantics:
  * - an error that belongs to an error domain with an `'error'` listener goes there and
  *   the process keeps running;
  * - if the application has its own listeners, probekit only observes (it notifies,
@@ -16,8 +16,8 @@ import { writeSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { checkInteger, checkKnownKeys, checkObject, typeError } from '../probes/validate.js';
 import { storage } from './frame.js';
-import { route } from './route.js';
-import { errors, type ErrorStore } from './store.js';
+import { HANDLED, route } from './route.js';
+import { errors, ErrorStore } from './store.js';
 
 /** What to do with a promise rejection nobody handles; Node's `--unhandled-rejections` modes. */
 export type RejectionMode = 'throw' | 'strict' | 'warn' | 'warn-with-error-code' | 'none';
@@ -54,7 +54,7 @@ interface CaptureState {
 const MODES: readonly RejectionMode[] = ['throw', 'strict', 'warn', 'warn-with-error-code', 'none'];
 
 let capture: CaptureState | undefined;
-let liveDomains = 0;
+let domainsExist = false;
 let installed = false;
 let exiting = false;
 
@@ -84,13 +84,18 @@ export async function runFlushHooks(timeoutMs: number): Promise<void> {
   clearTimeout(timer);
 }
 
+/** Node's own `--unhandled-rejections` mode, from the command line or NODE_OPTIONS (both spellings). */
 function nodeRejectionMode(): RejectionMode {
   const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  for (const flag of flags) {
-    const m = /^--unhandled-rejections=(.+)$/.exec(flag);
-    if (m !== null && (MODES as readonly string[]).includes(m[1] as string)) return m[1] as RejectionMode;
+  let mode: RejectionMode = 'throw';
+  for (let i = 0; i < flags.length; i++) {
+    const flag = flags[i] as string;
+    let value: string | undefined;
+    if (flag.startsWith('--unhandled-rejections=')) value = flag.slice('--unhandled-rejections='.length);
+    else if (flag === '--unhandled-rejections') value = flags[i + 1];
+    if (value !== undefined && (MODES as readonly string[]).includes(value)) mode = value as RejectionMode;
   }
-  return 'throw';
+  return mode;
 }
 
 /** The error Node raises for a rejection with a non-Error reason. */
@@ -131,7 +136,8 @@ function appListeners(event: 'uncaughtException' | 'unhandledRejection'): number
 
 function onMonitor(err: unknown, origin: string): void {
   // Notify here, before any listener runs: an application listener may exit at once.
-  if (capture === undefined || exiting) return;
+  // Rejections were notified by onRejection already.
+  if (capture === undefined || exiting || origin === 'unhandledRejection') return;
   if (willRoute()) return;
   capture.store.notify(err, undefined, origin);
 }
@@ -144,8 +150,9 @@ function willRoute(): boolean {
   return false;
 }
 
-function onUncaught(err: unknown, origin: string): void {
-  if (route(storage.getStore(), err)) return;
+function onUncaught(error: unknown, origin: string): void {
+  const err = route(storage.getStore(), error);
+  if (err === HANDLED) return;
   if (appListeners('uncaughtException') > 0) {
     if (capture?.log === true) writeSync(2, `probekit: captured ${origin} (the application handles it)\n`);
     return;
@@ -153,26 +160,38 @@ function onUncaught(err: unknown, origin: string): void {
   crash(err);
 }
 
-function onRejection(reason: unknown): void {
+function onRejection(rejected: unknown): void {
   // Node emits this in the rejected promise's async context: its domain is active here.
-  if (route(storage.getStore(), reason)) return;
+  const reason = route(storage.getStore(), rejected);
+  if (reason === HANDLED) return;
   const state = capture;
   if (state !== undefined && !exiting) state.store.notify(reason, undefined, 'unhandledRejection');
-  if (appListeners('unhandledRejection') > 0) return;
   const mode = state?.mode ?? nodeRejectionMode();
+  // 'strict' raises the rejection as an uncaught exception whatever listeners exist.
+  if (mode !== 'strict' && appListeners('unhandledRejection') > 0) {
+    if (state?.log === true) writeSync(2, 'probekit: captured unhandledRejection (the application handles it)\n');
+    return;
+  }
   switch (mode) {
     case 'none':
       return;
     case 'warn':
-    case 'warn-with-error-code':
+    case 'warn-with-error-code': {
+      // When the mode is Node's own, Node prints the warning (and sets the code) itself.
+      const own = nodeRejectionMode();
+      if (own === 'warn' || own === 'warn-with-error-code') return;
       process.emitWarning(`Unhandled promise rejection: ${inspect(reason)}`, 'UnhandledPromiseRejectionWarning');
       if (mode === 'warn-with-error-code') process.exitCode = 1;
       return;
+    }
     default: {
       const err = rejectionError(reason);
-      // As Node does in throw mode: the application's uncaughtException listeners get it first.
+      const emit = process.emit as (event: string, ...args: unknown[]) => boolean;
+      // As Node does in throw mode: monitors first, then the application's
+      // uncaughtException listeners if it has any, else the crash.
+      emit.call(process, 'uncaughtExceptionMonitor', err, 'unhandledRejection');
       if (appListeners('uncaughtException') > 0) {
-        (process.emit as (event: string, ...args: unknown[]) => boolean)('uncaughtException', err, 'unhandledRejection');
+        emit.call(process, 'uncaughtException', err, 'unhandledRejection');
         return;
       }
       crash(err);
@@ -181,7 +200,7 @@ function onRejection(reason: unknown): void {
 }
 
 function sync(): void {
-  const wanted = capture !== undefined || liveDomains > 0;
+  const wanted = capture !== undefined || domainsExist;
   if (wanted === installed) return;
   if (wanted) {
     process.on('uncaughtExceptionMonitor', onMonitor);
@@ -200,15 +219,13 @@ export function captureActive(): boolean {
   return capture !== undefined;
 }
 
-/** @internal A domain was created: errors may now belong to it. */
+/**
+ * @internal A domain was created: errors may now belong to it. The listeners stay for
+ * the life of the process, even after dispose(): a disposed domain's callbacks may still
+ * throw, and the domain must go on ignoring them.
+ */
 export function domainCreated(): void {
-  liveDomains++;
-  sync();
-}
-
-/** @internal A domain was disposed. */
-export function domainDisposed(): void {
-  liveDomains--;
+  domainsExist = true;
   sync();
 }
 
@@ -233,6 +250,9 @@ export function captureProcessErrors(options: CaptureOptions = {}): ProcessCaptu
     throw typeError('captureProcessErrors() option "unhandledRejections"', `one of ${MODES.join(', ')}`, mode);
   }
   if (opts.log !== undefined && typeof opts.log !== 'boolean') throw typeError('captureProcessErrors() option "log"', 'a boolean', opts.log);
+  if (opts.store !== undefined && !(opts.store instanceof ErrorStore)) {
+    throw typeError('captureProcessErrors() option "store"', 'an ErrorStore from createErrorStore()', opts.store);
+  }
   const state: CaptureState = {
     mode: mode as RejectionMode,
     flushTimeoutMs: opts.flushTimeoutMs === undefined ? 2000 : checkInteger('captureProcessErrors() option "flushTimeoutMs"', opts.flushTimeoutMs, 0),

@@ -4,7 +4,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { ErrorDomain } from './domain.js';
-import { Frame, storage } from './frame.js';
+import { Frame, storage, thrownFrom } from './frame.js';
 
 /** Properties a routed error carries, as the old module documented them. */
 export interface DomainError {
@@ -27,15 +27,20 @@ export interface Origin {
 
 const THROWN: Origin = { thrown: true };
 
+/** What {@link route} returns when a domain took the error. */
+export const HANDLED: unique symbol = Symbol('probekit.handled');
+
 /**
  * Tries to deliver `err` to the innermost domain of `frame` that has an `'error'`
- * listener, then to the domains it was entered from. Returns true when one took it.
+ * listener, then to the domains it was entered from. Returns {@link HANDLED} when one
+ * took it, else the error still to raise: `err`, or the error a domain's listener threw
+ * when no outer domain could take that one (as the old module crashed on it).
  */
-export function route(frame: Frame | undefined, err: unknown, origin: Origin = THROWN): boolean {
+export function route(frame: Frame | undefined, err: unknown, origin: Origin = THROWN): unknown {
   for (let f = frame; f !== undefined; f = f.outer) {
     const domain = f.domain;
     if (domain === undefined) continue;
-    if (domain.disposed) return true; // a disposed domain ignores what its callbacks still do
+    if (domain.disposed) return HANDLED; // a disposed domain ignores what its callbacks still do
     if (domain.listenerCount('error') === 0) continue;
     if (err !== null && typeof err === 'object') {
       const e = err as DomainError;
@@ -48,15 +53,19 @@ export function route(frame: Frame | undefined, err: unknown, origin: Origin = T
         // frozen or exotic error objects are delivered without the properties
       }
     }
+    // The listener runs outside its domain, so an error it throws goes outward, but keeps
+    // the request context of the code that failed.
+    const outer = f.outer;
+    const store = f.store ?? (err !== null && typeof err === 'object' ? thrownFrom.get(err) : undefined);
+    const handlerFrame = new Frame(outer?.domain, outer?.outer, store);
     try {
-      // The handler runs in its domain's outer context, so an error it throws goes outward.
-      storage.run(f.outer ?? EMPTY, () => domain.emit('error', err));
-      return true;
+      storage.run(handlerFrame, () => domain.emit('error', err));
+      return HANDLED;
     } catch (handlerError) {
-      return route(f.outer, handlerError);
+      return route(outer, handlerError);
     }
   }
-  return false;
+  return err;
 }
 
 

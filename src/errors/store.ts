@@ -6,7 +6,7 @@ import type { Counter } from '../probes/counter.js';
 import type { Meter } from '../probes/meter.js';
 import { type Probe, probe as defaultProbe } from '../probes/probe.js';
 import { checkInteger, checkKnownKeys, checkObject } from '../probes/validate.js';
-import { storage } from './frame.js';
+import { storage, thrownFrom } from './frame.js';
 import { type ErrorRecord, mergeContext, toRecord } from './record.js';
 
 /** Called with every record the store takes. */
@@ -78,7 +78,8 @@ export class ErrorStore {
    */
   notify(error: unknown, context?: Record<string, unknown>, source = 'notify'): ErrorRecord | undefined {
     try {
-      const merged = mergeContext(storage.getStore()?.store, context);
+      const active = storage.getStore()?.store ?? (error !== null && typeof error === 'object' ? thrownFrom.get(error) : undefined);
+      const merged = mergeContext(active, context);
       return this.take(toRecord(error, { context: merged, source, time: this.probe.time.now() }));
     } catch {
       return undefined;
