@@ -8,6 +8,7 @@ import { sink } from './lib/harness.mjs';
 
 export const ERROR_GROUPS = {
   run: 'run a function in a scope',
+  nested: 'a domain inside a fresh request context',
   get: 'read the active context',
 };
 
@@ -22,6 +23,8 @@ export function errorCases() {
   const cases = [
     { group: ERROR_GROUPS.run, impl: 'baseline bare `als.run(store, fn)`', baseline: true, run: (n) => { for (let i = 0; i < n; i++) als.run(store, work); } },
     { group: ERROR_GROUPS.run, impl: 'probekit `errorDomain.run(fn)`', run: (n) => { for (let i = 0; i < n; i++) domain.run(work); } },
+    { group: ERROR_GROUPS.nested, impl: 'baseline `als.run(store, () => als.run(store, fn))`', baseline: true, run: (n) => { for (let i = 0; i < n; i++) als.run(store, () => als.run(store, work)); } },
+    { group: ERROR_GROUPS.nested, impl: 'probekit `context.run(store, () => errorDomain.run(fn))`', note: 'a new outer context each call: no frame reuse', run: (n) => { for (let i = 0; i < n; i++) context.run(store, () => domain.run(work)); } },
     { group: ERROR_GROUPS.run, impl: 'probekit `context.run(store, fn)`', run: (n) => { for (let i = 0; i < n; i++) context.run(store, work); } },
   ];
   let got;

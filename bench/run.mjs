@@ -65,10 +65,10 @@ const sections = [];
     'probekit-domain': 'inside `context.run()` and `errorDomain.run()`',
   };
   const samples = Object.fromEntries(modes.map((m) => [m, []]));
-  for (let r = 0; r < 5; r++) for (const m of modes) samples[m].push(child('await.child.mjs', [m]).nsPerAwait);
+  for (let r = 0; r < 7; r++) for (const m of modes) samples[m].push(child('await.child.mjs', [m]).nsPerAwait);
   const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   const base = med(samples.als);
-  const lines = ['| await chain (200k awaits) | median ns/await | min–max | × plain ALS |', '|---|---:|---:|---:|'];
+  const lines = ['| await chain (200k awaits, 7 processes per mode) | median ns/await | min–max | × plain ALS |', '|---|---:|---:|---:|'];
   for (const m of modes) {
     const xs = samples[m];
     lines.push(`| ${labels[m]} | ${med(xs).toFixed(1)} | ${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)} | ${m === 'als' ? '1 (baseline)' : `${(med(xs) / base).toFixed(2)}×`} |`);

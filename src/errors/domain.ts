@@ -46,6 +46,8 @@ export class ErrorDomain extends EventEmitter {
   readonly members: DomainMember[] = [];
   /** True after `dispose()`. */
   disposed = false;
+  /** The frame of the latest run(), reused while run() is called from the same context. */
+  private lastFrame: Frame | undefined = undefined;
 
   /** @internal Use `errorDomain.create()`. */
   constructor() {
@@ -62,7 +64,9 @@ export class ErrorDomain extends EventEmitter {
     if (typeof fn !== 'function') throw typeError('domain.run() argument "fn"', 'a function', fn);
     if (this.disposed) return undefined;
     const current = storage.getStore();
-    const frame = new Frame(this, current, current?.store);
+    // Frames are immutable: a run() from the same context as the last one reuses its frame.
+    let frame = this.lastFrame;
+    if (frame === undefined || frame.outer !== current) frame = this.lastFrame = new Frame(this, current, current?.store);
     // The catch sits outside storage.run(): one frame less per call, and route() takes
     // the frame explicitly, so it does not need to run inside it.
     try {
@@ -217,6 +221,7 @@ export class ErrorDomain extends EventEmitter {
       if (isTimer(member)) clearTimeout(member);
     }
     this.exit();
+    this.lastFrame = undefined;
     this.disposed = true;
     this.emit('dispose');
   }
