@@ -1,6 +1,6 @@
 import type { Family, LabelValues } from './family.js';
 import { HI, KEY_SHIFT, keyOf, LogStore, lowerBound, midpoint } from './sketch.js';
-import type { TimeSource } from './time.js';
+import { ringIndex, type TimeSource } from './time.js';
 
 /** How finely a histogram's window is cut: this many steps per `timeframe`. */
 export const HISTOGRAM_STEPS = 6;
@@ -98,11 +98,6 @@ class WindowStep {
     if (i >>> 0 >= store.counts.length) i = store.grow(key);
     (store.counts[i] as number)++;
   }
-}
-
-function mod(a: number, n: number): number {
-  const r = a % n;
-  return r < 0 ? r + n : r;
 }
 
 // Scratch views for the sketch key; module-level so the hot path loads no property.
@@ -218,7 +213,7 @@ export class Histogram<L extends string = string> {
     this._stepMs = (timeframe * 1000) / HISTOGRAM_STEPS;
     this._steps = Array.from({ length: HISTOGRAM_STEPS }, () => new WindowStep());
     this._step = Math.floor(this._time.now() / this._stepMs);
-    this._win = this._steps[mod(this._step, HISTOGRAM_STEPS)] as WindowStep;
+    this._win = this._steps[ringIndex(this._step, HISTOGRAM_STEPS)] as WindowStep;
     this._seen = this._time.tick;
   }
 
@@ -329,9 +324,9 @@ export class Histogram<L extends string = string> {
     const gap = step - this._step;
     if (gap <= 0) return;
     const n = HISTOGRAM_STEPS;
-    for (let k = 1; k <= Math.min(gap, n); k++) (this._steps[mod(this._step + k, n)] as WindowStep).clear();
+    for (let k = 1; k <= Math.min(gap, n); k++) (this._steps[ringIndex(this._step + k, n)] as WindowStep).clear();
     this._step = step;
-    this._win = this._steps[mod(step, n)] as WindowStep;
+    this._win = this._steps[ringIndex(step, n)] as WindowStep;
   }
 }
 

@@ -1,11 +1,5 @@
 import type { Family, LabelValues } from './family.js';
-import type { TimeSource } from './time.js';
-
-/** Non-negative remainder, so a clock before the epoch still indexes the ring. */
-function mod(a: number, n: number): number {
-  const r = a % n;
-  return r < 0 ? r + n : r;
-}
+import { ringIndex, type TimeSource } from './time.js';
 
 /** How finely a meter's window is cut: this many steps per `timeframe`. */
 export const METER_STEPS = 60;
@@ -84,9 +78,9 @@ export class Meter<L extends string = string> {
       return (count * this._samples * 1000) / Math.max(age, this._stepMs);
     }
     const step = this._step;
-    for (let k = 1; k < n; k++) count += ring[mod(step - k, n)] as number;
+    for (let k = 1; k < n; k++) count += ring[ringIndex(step - k, n)] as number;
     const inside = 1 - (now - step * this._stepMs) / this._stepMs;
-    count += (ring[mod(step, n)] as number) * inside;
+    count += (ring[ringIndex(step, n)] as number) * inside;
     return (count * this._samples * 1000) / this._timeframeMs;
   }
 
@@ -109,9 +103,9 @@ export class Meter<L extends string = string> {
     if (gap <= 0) return;
     const ring = this._ring;
     const n = ring.length;
-    ring[mod(this._step, n)] = this._current;
+    ring[ringIndex(this._step, n)] = this._current;
     const clear = Math.min(gap - 1, n);
-    for (let k = 1; k <= clear; k++) ring[mod(this._step + k, n)] = 0;
+    for (let k = 1; k <= clear; k++) ring[ringIndex(this._step + k, n)] = 0;
     this._current = 0;
     this._step = step;
   }

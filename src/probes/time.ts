@@ -108,3 +108,9 @@ class Ticker {
 
 /** The single ticker of this module instance. */
 export const ticker = new Ticker();
+
+/** Non-negative remainder: the ring slot of window step `step` (a clock before the epoch gives negative steps). */
+export function ringIndex(step: number, size: number): number {
+  const r = step % size;
+  return r < 0 ? r + size : r;
+}

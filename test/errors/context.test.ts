@@ -7,6 +7,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { context, errorDomain, errors, notify, type ContextStore, type ErrorDomain } from '../../src/index.js';
+import { bad, thrown } from '../support/helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
@@ -57,19 +58,6 @@ function customThenable<T>(value: T, onThen: () => void): PromiseLike<T> {
   return raw as unknown as PromiseLike<T>;
 }
 
-/** Runs `fn` and returns what it threw; fails the test when it returns normally. */
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof Error) return err;
-    throw new Error(`threw a non-Error: ${String(err)}`, { cause: err });
-  }
-  throw new Error('expected a throw, but the call returned normally');
-}
-
-/** Casts a deliberately wrong argument past the type checker. */
-const bad = (value: unknown): never => value as never;
 
 describe('context: propagation', () => {
   it('has no store outside any context.run()', () => {

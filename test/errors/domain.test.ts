@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { context, errorDomain, type DomainError, type ErrorDomain } from '../../src/index.js';
+import { bad, thrown } from '../support/helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
@@ -70,19 +71,6 @@ function isolated<R>(fn: () => R): R {
   return new AsyncResource('probekit-test-scope').runInAsyncScope(fn);
 }
 
-/** Runs `fn` and returns what it threw; fails the test when it returns normally. */
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof Error) return err;
-    throw new Error(`threw a non-Error: ${String(err)}`, { cause: err });
-  }
-  throw new Error('expected a throw, but the call returned normally');
-}
-
-/** Casts a deliberately wrong argument past the type checker. */
-const bad = (value: unknown): never => value as never;
 
 describe('error domains: the old domain module chapter examples (child processes)', () => {
   it('(a) routes a synchronous throw inside run() to the domain with domainThrown true, run() returns undefined and the process survives', () => {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProbe, type Probe } from '../../src/index.js';
+import { bad, thrown } from '../support/helpers.js';
 
 let p: Probe | undefined;
 afterEach(() => {
@@ -7,19 +8,6 @@ afterEach(() => {
   p = undefined;
 });
 
-/** Runs `fn` and returns what it threw; fails the test when it returns normally. */
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof Error) return err;
-    throw new Error(`threw a non-Error: ${String(err)}`, { cause: err });
-  }
-  throw new Error('expected a throw, but the call returned normally');
-}
-
-/** Casts a deliberately wrong argument past the type checker. */
-const bad = (value: unknown): never => value as never;
 
 interface BadOptionRow {
   readonly what: string;
