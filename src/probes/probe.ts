@@ -3,7 +3,7 @@ import { Family, type FamilyOwner, type Kind, type LabelValues } from './family.
 import { BucketLayout, DEFAULT_BUCKETS_SECONDS, DEFAULT_PERCENTILES, Histogram, HISTOGRAM_STEPS, msPerUnit } from './histogram.js';
 import { Meter, METER_STEPS } from './meter.js';
 import { Metric, type MetricInput } from './metric.js';
-import { isExportName, isLabelName, toExportName, withPrefix } from './names.js';
+import { exposedNames, isExportName, isLabelName, toExportName, withPrefix } from './names.js';
 import { type FamilySnapshot, snapshotFamily, type Snapshot } from './snapshot.js';
 import { type Clock, TimeSource } from './time.js';
 import {
@@ -120,6 +120,7 @@ export class Probe implements FamilyOwner {
   private readonly byName = new Map<string, AnyFamily>();
   private readonly byExport = new Map<string, AnyFamily>();
   private readonly selfFamilies = new Set<AnyFamily>();
+  private readonly exposed = new Map<string, AnyFamily>();
   private readonly dropped: Counter<'metric'>;
   private readonly folded: Counter<'metric'>;
   private readonly failedReads: Counter<'metric'>;
@@ -321,6 +322,17 @@ export class Probe implements FamilyOwner {
         `probekit: ${kind} "${name}" and ${clash.kind} "${clash.name}" both export as "${exportName}"; rename one of them`,
       );
     }
+    // Names the exporters derive (counter_total, histogram_bucket, meter_events…) must not
+    // meet another probe's either: a clash is an error here, never a broken scrape.
+    const exposed = exposedNames(kind, exportName, { monotonic: options.monotonic === true, unit: options.unit });
+    for (const sample of exposed) {
+      const other = this.exposed.get(sample);
+      if (other !== undefined) {
+        throw new TypeError(
+          `probekit: ${kind} "${name}" would expose "${sample}", which ${other.kind} "${other.name}" already exposes; rename one of them`,
+        );
+      }
+    }
     const family = new Family<S>(
       this,
       { kind, name, exportName, help: options.help, unit: options.unit, labelNames: Object.freeze([...(options.labels ?? [])]), signature },
@@ -331,6 +343,7 @@ export class Probe implements FamilyOwner {
     );
     this.byName.set(name, family as AnyFamily);
     this.byExport.set(exportName, family as AnyFamily);
+    for (const sample of exposed) this.exposed.set(sample, family as AnyFamily);
     if (self) this.selfFamilies.add(family as AnyFamily);
     return family;
   }

@@ -337,3 +337,20 @@ describe('registry', () => {
     });
   });
 });
+
+describe('registry: names the exporters derive', () => {
+  it.each([
+    { sample: 'requests_total', other: 'counter "requests"', first: (q: Probe) => q.counter({ name: 'requests', monotonic: true }), second: { kind: 'counter', name: 'requests_total', make: (q: Probe) => q.counter({ name: 'requests_total' }) } },
+    { sample: 'latency_count', other: 'histogram "latency"', first: (q: Probe) => q.histogram({ name: 'latency' }), second: { kind: 'counter', name: 'latency_count', make: (q: Probe) => q.counter({ name: 'latency_count' }) } },
+    { sample: 'latency_seconds_sum', other: 'histogram "latency"', first: (q: Probe) => q.histogram({ name: 'latency', unit: 'ms' }), second: { kind: 'metric', name: 'latency_seconds_sum', make: (q: Probe) => q.metric({ name: 'latency_seconds_sum' }) } },
+    { sample: 'rps_events', other: 'meter "rps"', first: (q: Probe) => q.meter({ name: 'rps' }), second: { kind: 'counter', name: 'rps_events', make: (q: Probe) => q.counter({ name: 'rps_events', monotonic: true }) } },
+    { sample: 'build_info', other: 'metric "build"', first: (q: Probe) => q.metric({ name: 'build' }), second: { kind: 'counter', name: 'build_info', make: (q: Probe) => q.counter({ name: 'build_info' }) } },
+  ])('rejects a probe that would expose $sample, already exposed by $other', ({ sample, other, first, second }) => {
+    p = createProbe();
+    const q = p;
+    first(q);
+    expect(() => second.make(q)).toThrow(
+      new TypeError(`probekit: ${second.kind} "${second.name}" would expose "${sample}", which ${other} already exposes; rename one of them`),
+    );
+  });
+});
