@@ -15,6 +15,10 @@ export { ErrorDomain, errorDomain } from './errors/domain.js';
 export { context } from './errors/context.js';
 export { forwardErrors, watchChild } from './errors/child.js';
 
+export { prometheus } from './exporters/prometheus/index.js';
+export { OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE } from './exporters/prometheus/format.js';
+import './exporters/cluster-worker.js';
+
 export type {
   BaseOptions,
   CounterOptions,
@@ -33,6 +37,11 @@ export type { CaptureOptions, ProcessCapture, RejectionMode } from './errors/pro
 export type { DomainError, DomainMember } from './errors/domain.js';
 export type { ContextStore, RequestContext } from './errors/context.js';
 export type { ChildWatch, ErrorForwarding, WatchChildOptions } from './errors/child.js';
+export type { TextOptions } from './exporters/prometheus/index.js';
+export type { ExpositionOptions, Source } from './exporters/prometheus/exposition.js';
+export type { MetricsHandler, MetricsServer, ServeOptions } from './exporters/prometheus/http.js';
+export type { ClusterOptions, GaugeMerge } from './exporters/prometheus/cluster.js';
+export type { DefaultMetricsOptions, PromRegistry } from './exporters/prometheus/promclient.js';
 export type {
   CounterSeriesSnapshot,
   CounterSnapshot,

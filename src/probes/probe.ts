@@ -275,8 +275,8 @@ export class Probe implements FamilyOwner {
   }
 
   /** @internal A `probekit_` self-metric counter: registered once, no prefix, never capped. */
-  selfCounter(name: string, help: string): Counter<never> {
-    return this.register<Counter<never>>('counter', name, { help, labels: [], monotonic: true }, true, (f, l) => new Counter(f, l, true)).root;
+  selfCounter<L extends string = never>(name: string, help: string, labels: readonly L[] = []): Counter<L> {
+    return this.register<Counter<L>>('counter', name, { help, labels, monotonic: true }, true, (f, l) => new Counter(f, l, true)).root;
   }
 
   /** @internal */

@@ -1,0 +1,149 @@
+/**
+ * One exposition from several sources (probekit registries, prom-client registries),
+ * with family names checked once up front and on every scrape, and the event loop given
+ * a turn whenever a scrape has run for 10 ms.
+ */
+import { familyName } from '../../probes/names.js';
+import { Probe, probe as defaultProbe } from '../../probes/probe.js';
+import { checkKnownKeys, checkObject, typeError } from '../../probes/validate.js';
+import type { Counter } from '../../probes/counter.js';
+import { type Format } from './format.js';
+import { type WriteOptions, writeProbe } from './live.js';
+import {
+  defaultMetricsRegistry,
+  type DefaultMetricsOptions,
+  isPromRegistry,
+  promFamilyNames,
+  type PromRegistry,
+  writePromRegistry,
+} from './promclient.js';
+
+/** What an exposition reads: probekit registries and prom-client registries. */
+export type Source = Probe | PromRegistry;
+
+/** Options shared by `text()`, `handler()` and `serve()`. */
+export interface ExpositionOptions {
+  /**
+   * What to expose: a probekit registry (`probe`, `createProbe()`), a prom-client
+   * `Registry` to merge, or a list of them. Family names must be unique across them.
+   * @default the default `probe`
+   */
+  readonly registry?: Source | readonly Source[];
+  /**
+   * Adds prom-client's default process metrics (CPU, memory, event loop lag, GC,
+   * handles); an object is passed to `collectDefaultMetrics` (`prefix`, `labels`, …).
+   * @default false
+   */
+  readonly defaultMetrics?: boolean | DefaultMetricsOptions;
+  /** Also expose each histogram's window percentiles as a `<name>_window_quantile` gauge family. @default false */
+  readonly windowQuantiles?: boolean;
+  /** Called with every exporter failure (never thrown into the application). @default none */
+  readonly onError?: (error: Error) => void;
+}
+
+/** A configured exposition: what the handler and server run per scrape. */
+export class Exposition {
+  readonly sources: readonly Source[];
+  readonly windowQuantiles: boolean;
+  private readonly onError: ((error: Error) => void) | undefined;
+  private readonly errors: Counter<'exporter'>;
+
+  constructor(where: string, options: ExpositionOptions, extraKeys: readonly string[] = []) {
+    const opts = checkObject(`${where} options`, options);
+    checkKnownKeys(where, opts, ['registry', 'defaultMetrics', 'windowQuantiles', 'onError', ...extraKeys]);
+    const given = opts.registry === undefined ? [defaultProbe] : Array.isArray(opts.registry) ? (opts.registry as unknown[]) : [opts.registry];
+    const sources: Source[] = [];
+    for (const s of given) {
+      if (!(s instanceof Probe) && !isPromRegistry(s)) {
+        throw typeError(`${where} option "registry"`, 'a probekit registry (probe, createProbe()) or a prom-client Registry, or a list of them', s);
+      }
+      sources.push(s as Source);
+    }
+    if (sources.length === 0) throw typeError(`${where} option "registry"`, 'at least one registry', opts.registry);
+    const dm = opts.defaultMetrics;
+    if (dm !== undefined && typeof dm !== 'boolean' && (dm === null || typeof dm !== 'object')) {
+      throw typeError(`${where} option "defaultMetrics"`, 'a boolean or collectDefaultMetrics options', dm);
+    }
+    if (dm === true || (typeof dm === 'object' && dm !== null)) sources.push(defaultMetricsRegistry(dm === true ? {} : (dm as DefaultMetricsOptions)));
+    if (opts.windowQuantiles !== undefined && typeof opts.windowQuantiles !== 'boolean') {
+      throw typeError(`${where} option "windowQuantiles"`, 'a boolean', opts.windowQuantiles);
+    }
+    if (opts.onError !== undefined && typeof opts.onError !== 'function') throw typeError(`${where} option "onError"`, 'a function', opts.onError);
+    this.sources = sources;
+    this.windowQuantiles = opts.windowQuantiles === true;
+    this.onError = opts.onError as ((error: Error) => void) | undefined;
+    const self = sources.find((s): s is Probe => s instanceof Probe) ?? defaultProbe;
+    this.errors = self.selfCounter('probekit_exporter_errors', 'Exporter failures (scrape, send, serialisation), by exporter', ['exporter']);
+    checkUnique(sources);
+  }
+
+  /** Reports an exporter failure: the onError option and `probekit_exporter_errors_total`. Never throws. */
+  fail(error: unknown, exporter = 'prometheus'): void {
+    try {
+      this.errors.labels({ exporter }).inc();
+      this.onError?.(error instanceof Error ? error : new Error(String(error)));
+    } catch {
+      // an onError that throws must not reach the application either
+    }
+  }
+
+  /** The exposition text; families named in `skip` are left out (written already by the caller). */
+  async text(format: Format, skip: ReadonlySet<string> = new Set()): Promise<string> {
+    const parts: string[] = [];
+    let last = performance.now();
+    const options: WriteOptions = {
+      format,
+      windowQuantiles: this.windowQuantiles,
+      seen: new Set(),
+      skip,
+      onDuplicate: (name) =>
+        this.fail(new Error(`probekit: prometheus: the family "${name}" is exposed by two registries; the second was left out of the scrape`)),
+      pace: () => {
+        const now = performance.now();
+        if (now - last < 10) return undefined;
+        return new Promise<void>((resolve) =>
+          setImmediate(() => {
+            last = performance.now();
+            resolve();
+          }),
+        );
+      },
+    };
+    for (const source of this.sources) {
+      if (source instanceof Probe) await writeProbe(source, parts, options);
+      else await writePromRegistry(source, parts, options);
+    }
+    if (format.openMetrics) parts.push('# EOF\n');
+    return parts.join('');
+  }
+}
+
+/** The family names a probekit registry writes (as the writers in live.ts name them). */
+function probeFamilyNames(p: Probe): string[] {
+  const out: string[] = [];
+  for (const f of p.families()) {
+    const root = f.root as { _floor?: number };
+    if (f.kind === 'counter') out.push(root._floor === 0 ? `${f.exportName}_total` : f.exportName);
+    else if (f.kind === 'meter') out.push(f.exportName, `${f.exportName}_events_total`);
+    else if (f.kind === 'histogram') out.push(familyName('histogram', f.exportName, f.unit));
+    else out.push(f.exportName, `${f.exportName}_info`);
+  }
+  return out;
+}
+
+/** Throws when two sources would expose one family name: a clear error now, not a broken scrape. */
+function checkUnique(sources: readonly Source[]): void {
+  const owner = new Map<string, number>();
+  sources.forEach((source, i) => {
+    const names = source instanceof Probe ? probeFamilyNames(source) : promFamilyNames(source);
+    for (const name of names) {
+      const first = owner.get(name);
+      if (first !== undefined && first !== i) {
+        throw new TypeError(
+          `probekit: prometheus: the family "${name}" is exposed by registry #${first + 1} and registry #${i + 1} of the "registry" option; rename one of them`,
+        );
+      }
+      owner.set(name, i);
+    }
+  });
+}

@@ -1,0 +1,179 @@
+/**
+ * Writes a probekit registry straight from its families (no snapshot objects): the
+ * scrape path. Every series caches its sample-line prefixes (`name{labels} `), so a
+ * scrape is mostly one concatenation of a cached prefix and a number per sample.
+ */
+import { Counter } from '../../probes/counter.js';
+import type { Family } from '../../probes/family.js';
+import { Histogram } from '../../probes/histogram.js';
+import { Meter } from '../../probes/meter.js';
+import { Metric } from '../../probes/metric.js';
+import { exportsSeconds, familyName } from '../../probes/names.js';
+import type { Probe } from '../../probes/probe.js';
+import { msPerUnit } from '../../probes/histogram.js';
+import { escapeLabelValue, type Format, formatValue, header, labelText, withLabel } from './format.js';
+
+/** Options of one scrape of a registry. */
+export interface WriteOptions {
+  readonly format: Format;
+  /** Also write each histogram's window percentiles as a `<name>_window_quantile` gauge family. */
+  readonly windowQuantiles: boolean;
+  /** Family names already written by another source: a repeat is skipped and reported. */
+  readonly seen: Set<string>;
+  /** Family names to leave out silently (written by the cluster merge). */
+  readonly skip: ReadonlySet<string>;
+  readonly onDuplicate: (name: string) => void;
+  /** Called between families; returns a promise when the writer should yield to the event loop. */
+  readonly pace: () => Promise<void> | undefined;
+}
+
+/** HELP text: the human name, the help, and a unit the name does not carry. */
+export function helpText(name: string, exportName: string, help: string | undefined, unit: string | undefined, note?: string): string {
+  let out = help === undefined ? name : name === exportName ? help : `${name}: ${help}`;
+  if (unit !== undefined) out += ` (${unit})`;
+  if (note !== undefined) out += ` ${note}`;
+  return out;
+}
+
+const prefixes = new WeakMap<object, string[]>();
+
+/** Sample-line prefixes of a series, built once: `[name{labels} , ...]`. */
+function cached(series: object, build: () => string[]): string[] {
+  let p = prefixes.get(series);
+  if (p === undefined) {
+    p = build();
+    prefixes.set(series, p);
+  }
+  return p;
+}
+
+function seriesOf<S>(family: Family<S>, used: (s: S) => boolean): S[] {
+  const out: S[] = family.labelNames.length === 0 || used(family.root) ? [family.root] : [];
+  for (const child of family.children) out.push(child);
+  return out;
+}
+
+/** Bounds scaled into seconds, printed without binary noise. */
+function scaledBounds(bounds: Float64Array, scale: number): string[] {
+  return Array.from(bounds, (b) => formatValue(scale === 1 ? b : Number((b * scale).toPrecision(15))));
+}
+
+export function claim(name: string, options: WriteOptions): boolean {
+  if (options.skip.has(name)) return false;
+  if (options.seen.has(name)) {
+    options.onDuplicate(name);
+    return false;
+  }
+  options.seen.add(name);
+  return true;
+}
+
+function writeMetric(family: Family<Metric>, options: WriteOptions): string {
+  const metric = family.root;
+  if (metric._value === undefined) return '';
+  const read = metric.read();
+  if (!read.ok) return ''; // counted in probekit_failed_reads_total by read()
+  const base = family.exportName;
+  const help = helpText(family.name, base, family.help, family.unit);
+  const v = read.value;
+  if (typeof v === 'string') {
+    if (!claim(`${base}_info`, options)) return '';
+    return `${header(base, 'info', help, undefined, options.format)}${base}_info{value="${escapeLabelValue(v)}"} 1\n`;
+  }
+  if (!claim(base, options)) return '';
+  const n = typeof v === 'number' ? v : typeof v === 'boolean' ? (v ? 1 : 0) : v.getTime() / 1000;
+  return `${header(base, 'gauge', help, undefined, options.format)}${base} ${formatValue(n)}\n`;
+}
+
+function writeCounter(family: Family<Counter>, options: WriteOptions): string {
+  const base = family.exportName;
+  const monotonic = family.root._floor === 0;
+  if (!claim(monotonic ? `${base}_total` : base, options)) return '';
+  const sample = monotonic ? `${base}_total` : base;
+  let out = header(base, monotonic ? 'counter' : 'gauge', helpText(family.name, base, family.help, family.unit), undefined, options.format);
+  for (const c of seriesOf(family, (s) => s._value !== 0)) {
+    const [prefix] = cached(c, () => [`${sample}${labelText(family.labelNames, c.labelValues)} `]);
+    out += `${prefix}${formatValue(c._value)}\n`;
+  }
+  return out;
+}
+
+function writeMeter(family: Family<Meter>, options: WriteOptions): string {
+  const base = family.exportName;
+  const root = family.root;
+  const all = seriesOf(family, (s) => s._total !== 0);
+  let out = '';
+  const per = root._samples === 1 ? 'second' : `${root._samples} s`;
+  if (claim(base, options)) {
+    const note = `— events per ${per} over the last ${root._timeframeMs / 1000} s`;
+    out += header(base, 'gauge', helpText(family.name, base, family.help, family.unit, note), undefined, options.format);
+    for (const m of all) {
+      const [rate] = cached(m, () => [`${base}${labelText(family.labelNames, m.labelValues)} `, `${base}_events_total${labelText(family.labelNames, m.labelValues)} `]);
+      out += `${rate}${formatValue(m.val())}\n`;
+    }
+  }
+  if (claim(`${base}_events_total`, options)) {
+    out += header(`${base}_events`, 'counter', helpText(family.name, base, family.help, undefined, '— events since start'), undefined, options.format);
+    for (const m of all) {
+      const [, total] = cached(m, () => [`${base}${labelText(family.labelNames, m.labelValues)} `, `${base}_events_total${labelText(family.labelNames, m.labelValues)} `]);
+      out += `${total}${formatValue(m._total)}\n`;
+    }
+  }
+  return out;
+}
+
+function writeHistogram(family: Family<Histogram>, options: WriteOptions): string {
+  const base = familyName('histogram', family.exportName, family.unit);
+  const seconds = exportsSeconds(family.unit);
+  const scale = seconds ? (msPerUnit(family.unit) as number) / 1000 : 1;
+  const all = seriesOf(family, (s) => s._count !== 0);
+  let out = '';
+  if (claim(base, options)) {
+    const help = helpText(family.name, family.exportName, family.help, seconds ? undefined : family.unit);
+    out += header(base, 'histogram', help, seconds ? 'seconds' : undefined, options.format);
+    const les = scaledBounds(all[0]?._layout.bounds ?? new Float64Array(0), scale);
+    for (const h of all) {
+      const lines = cached(h, () => {
+        const labels = labelText(family.labelNames, h.labelValues);
+        const list = les.map((le) => `${base}_bucket${withLabel(labels, `le="${le}"`)} `);
+        list.push(`${base}_bucket${withLabel(labels, 'le="+Inf"')} `, `${base}_count${labels} `, `${base}_sum${labels} `);
+        return list;
+      });
+      const counts = h._counts;
+      let acc = 0;
+      for (let i = 0; i < les.length; i++) {
+        acc += counts[i] as number;
+        out += `${lines[i]}${acc}\n`;
+      }
+      out += `${lines[les.length]}${h._count}\n${lines[les.length + 1]}${h._count}\n${lines[les.length + 2]}${formatValue(h._sum * scale)}\n`;
+    }
+  }
+  if (options.windowQuantiles && claim(`${base}_window_quantile`, options)) {
+    const root = family.root;
+    const help = helpText(family.name, family.exportName, family.help, seconds ? 'seconds' : family.unit, '— percentiles over the sliding window');
+    out += header(`${base}_window_quantile`, 'gauge', help, undefined, options.format);
+    for (const h of all) {
+      const v = h.val() as unknown as Record<string, number | null>;
+      const labels = labelText(family.labelNames, h.labelValues);
+      for (let i = 0; i < root._percentiles.length; i++) {
+        const q = v[root._percentileKeys[i] as string];
+        if (q === null || q === undefined) continue;
+        out += `${base}_window_quantile${withLabel(labels, `quantile="${formatValue(root._percentiles[i] as number)}"`)} ${formatValue(q * scale)}\n`;
+      }
+    }
+  }
+  return out;
+}
+
+/** Appends every family of `probe` to `parts`, yielding when `options.pace` asks. */
+export async function writeProbe(probe: Probe, parts: string[], options: WriteOptions): Promise<void> {
+  for (const family of probe.families()) {
+    const root = family.root;
+    if (root instanceof Counter) parts.push(writeCounter(family as Family<Counter>, options));
+    else if (root instanceof Histogram) parts.push(writeHistogram(family as Family<Histogram>, options));
+    else if (root instanceof Meter) parts.push(writeMeter(family as Family<Meter>, options));
+    else if (root instanceof Metric) parts.push(writeMetric(family as Family<Metric>, options));
+    const wait = options.pace();
+    if (wait !== undefined) await wait;
+  }
+}

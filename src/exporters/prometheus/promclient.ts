@@ -1,0 +1,86 @@
+/**
+ * prom-client registries in the same exposition: an application's own `Registry`, and
+ * prom-client's default process metrics (CPU, memory, event loop, GC, handles). They
+ * are read as JSON and written by the same formatter, so both formats come out right
+ * whatever content type the registry was made with.
+ */
+import client from 'prom-client';
+import { escapeLabelValue, type FamilyType, formatValue, header } from './format.js';
+import { claim, type WriteOptions } from './live.js';
+
+/** A prom-client registry (`new client.Registry()` or `client.register`). */
+export type PromRegistry = client.Registry;
+
+/** Options of prom-client's `collectDefaultMetrics`, minus `register`. */
+export type DefaultMetricsOptions = Omit<client.DefaultMetricsCollectorConfiguration<client.RegistryContentType>, 'register'>;
+
+const defaultRegistries = new Map<string, PromRegistry>();
+
+/**
+ * One registry per distinct options holding prom-client's default metrics, created on
+ * first use and shared: collecting them twice would install their observers twice.
+ */
+export function defaultMetricsRegistry(options: DefaultMetricsOptions = {}): PromRegistry {
+  const key = JSON.stringify(options);
+  let registry = defaultRegistries.get(key);
+  if (registry === undefined) {
+    registry = new client.Registry();
+    client.collectDefaultMetrics({ ...options, register: registry });
+    defaultRegistries.set(key, registry);
+  }
+  return registry;
+}
+
+/** True for a prom-client registry (duck-typed: several copies of prom-client may be loaded). */
+export function isPromRegistry(value: unknown): value is PromRegistry {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as PromRegistry).getMetricsAsJSON === 'function' &&
+    typeof (value as PromRegistry).getMetricsAsArray === 'function'
+  );
+}
+
+/** Family names a prom-client registry will write, as {@link writePromRegistry} names them. */
+export function promFamilyNames(registry: PromRegistry): string[] {
+  return registry.getMetricsAsArray().map((m) => {
+    const name = (m as unknown as { name: string }).name;
+    const type = (m as unknown as { type: string }).type;
+    return type === 'counter' ? `${name.replace(/_total$/, '')}_total` : name;
+  });
+}
+
+function labels(values: Readonly<Record<string, string | number>>, skip?: string, extra?: string): string {
+  let out = '';
+  for (const key of Object.keys(values)) {
+    if (key === skip) continue;
+    out += `${out === '' ? '' : ','}${key}="${escapeLabelValue(String(values[key]))}"`;
+  }
+  if (extra !== undefined) out += `${out === '' ? '' : ','}${extra}`;
+  return out === '' ? '' : `{${out}}`;
+}
+
+/** Appends the families of a prom-client registry to `parts`. */
+export async function writePromRegistry(registry: PromRegistry, parts: string[], options: WriteOptions): Promise<void> {
+  const metrics = await registry.getMetricsAsJSON();
+  for (const metric of metrics) {
+    const type = metric.type as unknown as string;
+    const counter = type === 'counter';
+    const base = counter ? metric.name.replace(/_total$/, '') : metric.name;
+    const claimName = counter ? `${base}_total` : base;
+    if (!claim(claimName, options)) continue;
+    const familyType: FamilyType = counter || type === 'gauge' || type === 'histogram' || type === 'summary' ? (type as FamilyType) : 'unknown';
+    let out = header(base, familyType, metric.help || base, undefined, options.format);
+    for (const v of metric.values as Array<{ value: number; labels: Record<string, string | number>; metricName?: string }>) {
+      if (type === 'histogram' && v.metricName?.endsWith('_bucket')) {
+        const le = v.labels.le;
+        const leText = typeof le === 'number' ? formatValue(le) : le === '+Inf' ? '+Inf' : String(le);
+        out += `${v.metricName}${labels(v.labels, 'le', `le="${leText}"`)} ${formatValue(v.value)}\n`;
+      } else {
+        const name = counter ? `${base}_total` : (v.metricName ?? base);
+        out += `${name}${labels(v.labels)} ${formatValue(v.value)}\n`;
+      }
+    }
+    parts.push(out);
+  }
+}
