@@ -70,6 +70,6 @@ export function exposedNames(kind: string, exportName: string, options: { monoto
     case 'meter':
       return [base, `${base}_events`, `${base}_events_total`, `${base}_events_created`];
     default:
-      return [base, `${base}_bucket`, `${base}_count`, `${base}_sum`, `${base}_created`, `${base}_window_quantile`];
+      return [base, `${base}_bucket`, `${base}_count`, `${base}_sum`, `${base}_created`, `${base}_window`, `${base}_window_count`, `${base}_window_sum`];
   }
 }

@@ -35,7 +35,7 @@ export interface ExpositionOptions {
    * @default false
    */
   readonly defaultMetrics?: boolean | DefaultMetricsOptions;
-  /** Also expose each histogram's window percentiles as a `<name>_window_quantile` gauge family. @default false */
+  /** Also expose each histogram's window percentiles as a `<name>_window` summary family (`quantile` labels). @default false */
   readonly windowQuantiles?: boolean;
   /** Called with every exporter failure (never thrown into the application). @default none */
   readonly onError?: (error: Error) => void;
@@ -125,7 +125,7 @@ function probeFamilyNames(p: Probe): string[] {
     const root = f.root as { _floor?: number };
     if (f.kind === 'counter') out.push(root._floor === 0 ? `${f.exportName}_total` : f.exportName);
     else if (f.kind === 'meter') out.push(f.exportName, `${f.exportName}_events_total`);
-    else if (f.kind === 'histogram') out.push(familyName('histogram', f.exportName, f.unit));
+    else if (f.kind === 'histogram') out.push(familyName('histogram', f.exportName, f.unit), `${familyName('histogram', f.exportName, f.unit)}_window`);
     else out.push(f.exportName, `${f.exportName}_info`);
   }
   return out;

@@ -16,7 +16,7 @@ import { escapeLabelValue, type Format, formatValue, header, labelText, withLabe
 /** Options of one scrape of a registry. */
 export interface WriteOptions {
   readonly format: Format;
-  /** Also write each histogram's window percentiles as a `<name>_window_quantile` gauge family. */
+  /** Also write each histogram's window percentiles as a `<name>_window` summary family. */
   readonly windowQuantiles: boolean;
   /** Family names already written by another source: a repeat is skipped and reported. */
   readonly seen: Set<string>;
@@ -148,18 +148,21 @@ function writeHistogram(family: Family<Histogram>, options: WriteOptions): strin
       out += `${lines[les.length]}${h._count}\n${lines[les.length + 1]}${h._count}\n${lines[les.length + 2]}${formatValue(h._sum * scale)}\n`;
     }
   }
-  if (options.windowQuantiles && claim(`${base}_window_quantile`, options)) {
+  // The window percentiles are a summary: windowed quantiles, with the cumulative count
+  // and sum, as prom-client's Summary with maxAgeSeconds reports them.
+  if (options.windowQuantiles && claim(`${base}_window`, options)) {
     const root = family.root;
     const help = helpText(family.name, family.exportName, family.help, seconds ? 'seconds' : family.unit, '— percentiles over the sliding window');
-    out += header(`${base}_window_quantile`, 'gauge', help, undefined, options.format);
+    out += header(`${base}_window`, 'summary', help, undefined, options.format);
     for (const h of all) {
       const v = h.val() as unknown as Record<string, number | null>;
       const labels = labelText(family.labelNames, h.labelValues);
       for (let i = 0; i < root._percentiles.length; i++) {
         const q = v[root._percentileKeys[i] as string];
         if (q === null || q === undefined) continue;
-        out += `${base}_window_quantile${withLabel(labels, `quantile="${formatValue(root._percentiles[i] as number)}"`)} ${formatValue(q * scale)}\n`;
+        out += `${base}_window${withLabel(labels, `quantile="${formatValue(root._percentiles[i] as number)}"`)} ${formatValue(q * scale)}\n`;
       }
+      out += `${base}_window_sum${labels} ${formatValue(h._sum * scale)}\n${base}_window_count${labels} ${h._count}\n`;
     }
   }
   return out;

@@ -1,0 +1,82 @@
+/**
+ * Real peers (promtool, Prometheus, Pushgateway): a test that needs one skips with a
+ * loud message when it is missing locally, and fails when PROBEKIT_REQUIRE_PEERS is
+ * set (CI sets it, and installs them).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Absolute path of `binary` on PATH, or undefined. */
+export function which(binary: string): string | undefined {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${binary}`], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the peer is there; otherwise warns loudly, or throws when peers are required. */
+export function havePeer(binary: string, debianPackage: string): boolean {
+  if (which(binary) !== undefined) return true;
+  const message = `\n*** ${binary} is not installed (Debian package "${debianPackage}"): the tests against it are SKIPPED.\n*** Install it with: apt-get install -y --no-install-recommends ${debianPackage}\n`;
+  if (process.env.PROBEKIT_REQUIRE_PEERS) throw new Error(`PROBEKIT_REQUIRE_PEERS is set but ${message}`);
+  console.warn(message);
+  return false;
+}
+
+/** A temporary directory removed by the returned function. */
+export function tempDir(prefix: string): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Polls `check` every `everyMs` until it returns a value, or throws after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/** Starts a daemon, keeping its own PID; `stop()` kills it and waits for the exit. */
+export function startDaemon(command: string, args: readonly string[], cwd: string): { child: ChildProcess; output: () => string; stop: () => Promise<void> } {
+  const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  child.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  return {
+    child,
+    output: () => out,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+      }),
+  };
+}
+
+/** A free TCP port on 127.0.0.1 (for daemons that cannot be told to pick one). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
