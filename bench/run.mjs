@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { lognormalSeconds, machineLine, runCases, table } from './lib/harness.mjs';
 import { GROUPS, probeCases } from './probes.bench.mjs';
 import { ERROR_GROUPS, errorCases } from './errors.bench.mjs';
+import { longestBlock, scrapeRows } from './scrape.bench.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const record = process.argv.includes('--record');
@@ -76,6 +77,18 @@ const sections = [];
   const awaitTable = lines.join('\n');
   console.log(`## Await chain, process-wide\n\n${awaitTable}\n`);
   sections.push(['Await chain, process-wide (one process per mode)', awaitTable]);
+}
+
+{
+  const rows = await scrapeRows();
+  const fmt = (x) => (x >= 10 ? x.toFixed(1) : x.toFixed(2));
+  const lines = ['| series | implementation | median ms/scrape | min–max | × hand-written |', '|---:|---|---:|---:|---:|'];
+  for (const r of rows) lines.push(`| ${r.series} | ${r.impl} | ${fmt(r.median)} | ${fmt(r.min)}–${fmt(r.max)} | ${r.impl.startsWith('hand') ? '1 (baseline)' : `${r.ratio.toFixed(2)}×`} |`);
+  const block = await longestBlock();
+  lines.push('', `100k series (${(block.bytes / 2 ** 20).toFixed(1)} MiB of text): scrape ${block.totalMs.toFixed(0)} ms, longest event-loop block ${block.longestBlockMs.toFixed(1)} ms (GC pauses included).`);
+  const scrapeTable = lines.join('\n');
+  console.log(`## Prometheus scrape\n\n${scrapeTable}\n`);
+  sections.push(['Prometheus scrape (100 counters × 45 label sets + 100 gauges × 45 + 50 histograms × 20 per 10k)', scrapeTable]);
 }
 
 if (record) {

@@ -35,16 +35,12 @@ export function helpText(name: string, exportName: string, help: string | undefi
   return out;
 }
 
+/** Sample-line prefixes of each series (`name{labels} `), built on its first scrape. */
 const prefixes = new WeakMap<object, string[]>();
 
-/** Sample-line prefixes of a series, built once: `[name{labels} , ...]`. */
-function cached(series: object, build: () => string[]): string[] {
-  let p = prefixes.get(series);
-  if (p === undefined) {
-    p = build();
-    prefixes.set(series, p);
-  }
-  return p;
+function remember(series: object, lines: string[]): string[] {
+  prefixes.set(series, lines);
+  return lines;
 }
 
 function seriesOf<S>(family: Family<S>, used: (s: S) => boolean): S[] {
@@ -92,10 +88,26 @@ function writeCounter(family: Family<Counter>, options: WriteOptions): string {
   const sample = monotonic ? `${base}_total` : base;
   let out = header(base, monotonic ? 'counter' : 'gauge', helpText(family.name, base, family.help, family.unit), undefined, options.format);
   for (const c of seriesOf(family, (s) => s._value !== 0)) {
-    const [prefix] = cached(c, () => [`${sample}${labelText(family.labelNames, c.labelValues)} `]);
+    const prefix = (prefixes.get(c) ?? remember(c, [`${sample}${labelText(family.labelNames, c.labelValues)} `]))[0];
     out += `${prefix}${formatValue(c._value)}\n`;
   }
   return out;
+}
+
+function meterLines(m: Meter, base: string, names: readonly string[]): string[] {
+  const known = prefixes.get(m);
+  if (known !== undefined) return known;
+  const labels = labelText(names, m.labelValues);
+  return remember(m, [`${base}${labels} `, `${base}_events_total${labels} `]);
+}
+
+function histogramLines(h: Histogram, base: string, names: readonly string[], les: readonly string[]): string[] {
+  const known = prefixes.get(h);
+  if (known !== undefined) return known;
+  const labels = labelText(names, h.labelValues);
+  const list = les.map((le) => `${base}_bucket${withLabel(labels, `le="${le}"`)} `);
+  list.push(`${base}_bucket${withLabel(labels, 'le="+Inf"')} `, `${base}_count${labels} `, `${base}_sum${labels} `);
+  return remember(h, list);
 }
 
 function writeMeter(family: Family<Meter>, options: WriteOptions): string {
@@ -107,17 +119,11 @@ function writeMeter(family: Family<Meter>, options: WriteOptions): string {
   if (claim(base, options)) {
     const note = `— events per ${per} over the last ${root._timeframeMs / 1000} s`;
     out += header(base, 'gauge', helpText(family.name, base, family.help, family.unit, note), undefined, options.format);
-    for (const m of all) {
-      const [rate] = cached(m, () => [`${base}${labelText(family.labelNames, m.labelValues)} `, `${base}_events_total${labelText(family.labelNames, m.labelValues)} `]);
-      out += `${rate}${formatValue(m.val())}\n`;
-    }
+    for (const m of all) out += `${meterLines(m, base, family.labelNames)[0]}${formatValue(m.val())}\n`;
   }
   if (claim(`${base}_events_total`, options)) {
     out += header(`${base}_events`, 'counter', helpText(family.name, base, family.help, undefined, '— events since start'), undefined, options.format);
-    for (const m of all) {
-      const [, total] = cached(m, () => [`${base}${labelText(family.labelNames, m.labelValues)} `, `${base}_events_total${labelText(family.labelNames, m.labelValues)} `]);
-      out += `${total}${formatValue(m._total)}\n`;
-    }
+    for (const m of all) out += `${meterLines(m, base, family.labelNames)[1]}${formatValue(m._total)}\n`;
   }
   return out;
 }
@@ -133,12 +139,7 @@ function writeHistogram(family: Family<Histogram>, options: WriteOptions): strin
     out += header(base, 'histogram', help, seconds ? 'seconds' : undefined, options.format);
     const les = scaledBounds(all[0]?._layout.bounds ?? new Float64Array(0), scale);
     for (const h of all) {
-      const lines = cached(h, () => {
-        const labels = labelText(family.labelNames, h.labelValues);
-        const list = les.map((le) => `${base}_bucket${withLabel(labels, `le="${le}"`)} `);
-        list.push(`${base}_bucket${withLabel(labels, 'le="+Inf"')} `, `${base}_count${labels} `, `${base}_sum${labels} `);
-        return list;
-      });
+      const lines = histogramLines(h, base, family.labelNames, les);
       const counts = h._counts;
       let acc = 0;
       for (let i = 0; i < les.length; i++) {
