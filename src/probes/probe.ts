@@ -274,6 +274,11 @@ export class Probe implements FamilyOwner {
     this.time.close();
   }
 
+  /** @internal True for the registry's own `probekit_` self-metric families. */
+  isSelf(family: AnyFamily): boolean {
+    return this.selfFamilies.has(family);
+  }
+
   /** @internal A `probekit_` self-metric counter: registered once, no prefix, never capped. */
   selfCounter<L extends string = never>(name: string, help: string, labels: readonly L[] = []): Counter<L> {
     return this.register<Counter<L>>('counter', name, { help, labels, monotonic: true }, true, (f, l) => new Counter(f, l, true)).root;

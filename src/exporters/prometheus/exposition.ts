@@ -13,7 +13,7 @@ import {
   defaultMetricsRegistry,
   type DefaultMetricsOptions,
   isPromRegistry,
-  promFamilyNames,
+  promSampleNames,
   type PromRegistry,
   writePromRegistry,
 } from './promclient.js';
@@ -64,7 +64,8 @@ export class Exposition {
     if (dm !== undefined && typeof dm !== 'boolean' && (dm === null || typeof dm !== 'object')) {
       throw typeError(`${where} option "defaultMetrics"`, 'a boolean or collectDefaultMetrics options', dm);
     }
-    if (dm === true || (typeof dm === 'object' && dm !== null)) sources.push(defaultMetricsRegistry(dm === true ? {} : (dm as DefaultMetricsOptions)));
+    const defaults = dm === true || (typeof dm === 'object' && dm !== null) ? defaultMetricsRegistry(dm === true ? {} : (dm as DefaultMetricsOptions)) : undefined;
+    if (defaults !== undefined) sources.push(defaults);
     if (opts.windowQuantiles !== undefined && typeof opts.windowQuantiles !== 'boolean') {
       throw typeError(`${where} option "windowQuantiles"`, 'a boolean', opts.windowQuantiles);
     }
@@ -74,7 +75,7 @@ export class Exposition {
     this.onError = opts.onError as ((error: Error) => void) | undefined;
     const self = sources.find((s): s is Probe => s instanceof Probe) ?? defaultProbe;
     this.errors = self.selfCounter('probekit_exporter_errors', 'Exporter failures (scrape, send, serialisation), by exporter', ['exporter']);
-    if (sources.length > 1) checkUnique(sources);
+    if (sources.length > 1) checkUnique(sources, defaults);
   }
 
   /** Reports an exporter failure: the onError option and `probekit_exporter_errors_total`. Never throws. */
@@ -101,6 +102,8 @@ export class Exposition {
       seen: new Set(),
       skip,
       onDuplicate: (name) =>
+        // Every probekit registry has the self-metrics: the first registry's are written.
+        name.startsWith('probekit_') ||
         this.fail(new Error(`probekit: prometheus: the family "${name}" is exposed by two registries; the second was left out of the scrape`)),
       pace: () => {
         if (performance.now() - last < PACE_MS) return undefined;
@@ -127,29 +130,39 @@ export class Exposition {
 /** How long a scrape writes before it yields to the event loop, in ms. */
 const PACE_MS = 5;
 
-/** The family names a probekit registry writes (as the writers in live.ts name them). */
-function probeFamilyNames(p: Probe): string[] {
+/** Every sample name a probekit registry writes, without its self-metrics (those every registry has). */
+function probeSampleNames(p: Probe): string[] {
   const out: string[] = [];
   for (const f of p.families()) {
+    if (p.isSelf(f)) continue;
     const root = f.root as { _floor?: number };
-    if (f.kind === 'counter') out.push(root._floor === 0 ? `${f.exportName}_total` : f.exportName);
-    else if (f.kind === 'meter') out.push(f.exportName, `${f.exportName}_events_total`);
-    else if (f.kind === 'histogram') out.push(familyName('histogram', f.exportName, f.unit), `${familyName('histogram', f.exportName, f.unit)}_window`);
-    else out.push(f.exportName, `${f.exportName}_info`);
+    const base = familyName(f.kind, f.exportName, f.unit);
+    if (f.kind === 'counter') out.push(root._floor === 0 ? `${base}_total` : base);
+    else if (f.kind === 'meter') out.push(base, `${base}_events_total`);
+    else if (f.kind === 'histogram') out.push(`${base}_bucket`, `${base}_count`, `${base}_sum`, `${base}_window`, `${base}_window_count`, `${base}_window_sum`);
+    else out.push(base, `${base}_info`);
   }
   return out;
 }
 
-/** Throws when two sources would expose one family name: a clear error now, not a broken scrape. */
-function checkUnique(sources: readonly Source[]): void {
+/** How an error message names source `i`. */
+function sourceName(sources: readonly Source[], i: number, defaults: PromRegistry | undefined): string {
+  return sources[i] === defaults ? 'the default metrics (option "defaultMetrics")' : `registry #${i + 1} of the "registry" option`;
+}
+
+/**
+ * Throws when two sources would write one sample name (a family, or a name a family
+ * derives: `_total`, `_bucket`, `_sum`…): a clear error now, not a broken scrape.
+ */
+function checkUnique(sources: readonly Source[], defaults: PromRegistry | undefined): void {
   const owner = new Map<string, number>();
   sources.forEach((source, i) => {
-    const names = source instanceof Probe ? probeFamilyNames(source) : promFamilyNames(source);
+    const names = source instanceof Probe ? probeSampleNames(source) : promSampleNames(source);
     for (const name of names) {
       const first = owner.get(name);
       if (first !== undefined && first !== i) {
         throw new TypeError(
-          `probekit: prometheus: the family "${name}" is exposed by registry #${first + 1} and registry #${i + 1} of the "registry" option; rename one of them`,
+          `probekit: prometheus: "${name}" is exposed by ${sourceName(sources, first, defaults)} and by ${sourceName(sources, i, defaults)}; rename one of them`,
         );
       }
       owner.set(name, i);

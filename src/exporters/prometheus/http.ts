@@ -16,13 +16,17 @@ export type MetricsHandler = (req: IncomingMessage, res: ServerResponse) => void
 export function acceptsGzip(header: string | string[] | undefined): boolean {
   const value = Array.isArray(header) ? header.join(',') : header;
   if (value === undefined) return false;
+  // RFC 9110 §12.5.3: gzip's own entry decides; `*` covers it only when it is not listed.
+  let gzipQ: number | undefined;
+  let anyQ: number | undefined;
   for (const part of value.split(',')) {
     const [coding = '', ...params] = part.split(';').map((x) => x.trim().toLowerCase());
-    if (coding !== 'gzip' && coding !== '*') continue;
     const q = params.find((p) => p.startsWith('q='));
-    if (q === undefined || Number(q.slice(2)) > 0) return true;
+    const weight = q === undefined ? 1 : Number(q.slice(2));
+    if (coding === 'gzip') gzipQ = weight;
+    else if (coding === '*') anyQ = weight;
   }
-  return false;
+  return (gzipQ ?? anyQ ?? 0) > 0;
 }
 
 function gzipAsync(body: string): Promise<Buffer> {
@@ -108,7 +112,7 @@ export async function serve(options: ServeOptions): Promise<MetricsServer> {
   const path = optionalString('prometheus.serve() option "path"', options.path) ?? '/metrics';
   if (!path.startsWith('/')) throw typeError('prometheus.serve() option "path"', 'a path starting with "/"', path);
   const { port: _p, host: _h, path: _path, ...rest } = options;
-  const exposition = new Exposition('prometheus.serve()', rest, []);
+  const exposition = new Exposition('prometheus.serve()', rest, ['port', 'host', 'path']);
   const server = createServer((req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');

@@ -2,6 +2,7 @@
  * The Prometheus exporter: `prometheus.text()`, `.handler()`, `.serve()` and
  * `.clusterHandler()`.
  */
+import { checkObject, typeError } from '../../probes/validate.js';
 import { Exposition, type ExpositionOptions } from './exposition.js';
 import { handler, serve } from './http.js';
 import { clusterHandler } from './cluster.js';
@@ -19,11 +20,15 @@ export interface TextOptions extends ExpositionOptions {
  * const body = await prometheus.text({ openMetrics: true });
  */
 async function text(options: TextOptions = {}): Promise<string> {
-  const { openMetrics, ...rest } = options ?? {};
-  if (openMetrics !== undefined && typeof openMetrics !== 'boolean') {
-    throw new TypeError(`probekit: prometheus.text() option "openMetrics" must be a boolean, got ${typeof openMetrics}`);
+  const { openMetrics, ...rest } = checkObject('prometheus.text() options', options) as TextOptions;
+  if (openMetrics !== undefined && typeof openMetrics !== 'boolean') throw typeError('prometheus.text() option "openMetrics"', 'a boolean', openMetrics);
+  const exposition = new Exposition('prometheus.text()', rest, ['openMetrics']);
+  try {
+    return await exposition.text({ openMetrics: openMetrics === true });
+  } catch (err) {
+    exposition.fail(err); // reported like every exporter failure, and the caller's promise rejects
+    throw err;
   }
-  return new Exposition('prometheus.text()', rest).text({ openMetrics: openMetrics === true });
 }
 
 /** The Prometheus exporter. */

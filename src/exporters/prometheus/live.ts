@@ -81,17 +81,22 @@ function writeMetric(family: Family<Metric>, options: WriteOptions): string {
   return `${header(base, 'gauge', help, undefined, options.format)}${base} ${formatValue(n)}\n`;
 }
 
-function writeCounter(family: Family<Counter>, options: WriteOptions): string {
+function* writeCounter(family: Family<Counter>, options: WriteOptions): Generator<string> {
   const base = family.exportName;
   const monotonic = family.root._floor === 0;
-  if (!claim(monotonic ? `${base}_total` : base, options)) return '';
+  if (!claim(monotonic ? `${base}_total` : base, options)) return;
   const sample = monotonic ? `${base}_total` : base;
   let out = header(base, monotonic ? 'counter' : 'gauge', helpText(family.name, base, family.help, family.unit), undefined, options.format);
+  let n = 0;
   for (const c of seriesOf(family, (s) => s._value !== 0)) {
     const prefix = (prefixes.get(c) ?? remember(c, [`${sample}${labelText(family.labelNames, c.labelValues)} `]))[0];
     out += `${prefix}${formatValue(c._value)}\n`;
+    if (++n % SLICE === 0) {
+      yield out;
+      out = '';
+    }
   }
-  return out;
+  yield out;
 }
 
 function meterLines(m: Meter, base: string, names: readonly string[]): string[] {
@@ -128,7 +133,7 @@ function writeMeter(family: Family<Meter>, options: WriteOptions): string {
   return out;
 }
 
-function writeHistogram(family: Family<Histogram>, options: WriteOptions): string {
+function* writeHistogram(family: Family<Histogram>, options: WriteOptions): Generator<string> {
   const base = familyName('histogram', family.exportName, family.unit);
   const seconds = exportsSeconds(family.unit);
   const scale = seconds ? (msPerUnit(family.unit) as number) / 1000 : 1;
@@ -138,6 +143,7 @@ function writeHistogram(family: Family<Histogram>, options: WriteOptions): strin
     const help = helpText(family.name, family.exportName, family.help, seconds ? undefined : family.unit);
     out += header(base, 'histogram', help, seconds ? 'seconds' : undefined, options.format);
     const les = scaledBounds(all[0]?._layout.bounds ?? new Float64Array(0), scale);
+    let n = 0;
     for (const h of all) {
       const lines = histogramLines(h, base, family.labelNames, les);
       const counts = h._counts;
@@ -147,6 +153,10 @@ function writeHistogram(family: Family<Histogram>, options: WriteOptions): strin
         out += `${lines[i]}${acc}\n`;
       }
       out += `${lines[les.length]}${h._count}\n${lines[les.length + 1]}${h._count}\n${lines[les.length + 2]}${formatValue(h._sum * scale)}\n`;
+      if (++n % SLICE === 0) {
+        yield out;
+        out = '';
+      }
     }
   }
   // The window percentiles are a summary: windowed quantiles, with the cumulative count
@@ -155,6 +165,7 @@ function writeHistogram(family: Family<Histogram>, options: WriteOptions): strin
     const root = family.root;
     const help = helpText(family.name, family.exportName, family.help, seconds ? 'seconds' : family.unit, '— percentiles over the sliding window');
     out += header(`${base}_window`, 'summary', help, undefined, options.format);
+    let n = 0;
     for (const h of all) {
       const v = h.val() as unknown as Record<string, number | null>;
       const labels = labelText(family.labelNames, h.labelValues);
@@ -164,20 +175,36 @@ function writeHistogram(family: Family<Histogram>, options: WriteOptions): strin
         out += `${base}_window${withLabel(labels, `quantile="${formatValue(root._percentiles[i] as number)}"`)} ${formatValue(q * scale)}\n`;
       }
       out += `${base}_window_sum${labels} ${formatValue(h._sum * scale)}\n${base}_window_count${labels} ${h._count}\n`;
+      if (++n % SLICE === 0) {
+        yield out;
+        out = '';
+      }
     }
   }
-  return out;
+  yield out;
 }
 
 /** Appends every family of `probe` to `parts`, yielding when `options.pace` asks. */
 export async function writeProbe(probe: Probe, parts: string[], options: WriteOptions): Promise<void> {
   for (const family of probe.families()) {
     const root = family.root;
-    if (root instanceof Counter) parts.push(writeCounter(family as Family<Counter>, options));
-    else if (root instanceof Histogram) parts.push(writeHistogram(family as Family<Histogram>, options));
-    else if (root instanceof Meter) parts.push(writeMeter(family as Family<Meter>, options));
+    // Counters and histograms come in slices of SLICE series, so even one huge family
+    // lets the scrape yield between slices.
+    if (root instanceof Counter || root instanceof Histogram) {
+      const pieces = root instanceof Counter ? writeCounter(family as Family<Counter>, options) : writeHistogram(family as Family<Histogram>, options);
+      for (const piece of pieces) {
+        parts.push(piece);
+        const wait = options.pace();
+        if (wait !== undefined) await wait;
+      }
+      continue;
+    }
+    if (root instanceof Meter) parts.push(writeMeter(family as Family<Meter>, options));
     else if (root instanceof Metric) parts.push(writeMetric(family as Family<Metric>, options));
     const wait = options.pace();
     if (wait !== undefined) await wait;
   }
 }
+
+/** Series written between two chances to yield. */
+const SLICE = 1024;

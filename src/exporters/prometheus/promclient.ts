@@ -41,13 +41,17 @@ export function isPromRegistry(value: unknown): value is PromRegistry {
   );
 }
 
-/** Family names a prom-client registry will write, as {@link writePromRegistry} names them. */
-export function promFamilyNames(registry: PromRegistry): string[] {
-  return registry.getMetricsAsArray().map((m) => {
-    const name = (m as unknown as { name: string }).name;
-    const type = (m as unknown as { type: string }).type;
-    return type === 'counter' ? `${name.replace(/_total$/, '')}_total` : name;
-  });
+/** Every sample name a prom-client registry will write, as {@link writePromRegistry} names them. */
+export function promSampleNames(registry: PromRegistry): string[] {
+  const out: string[] = [];
+  for (const m of registry.getMetricsAsArray()) {
+    const { name, type } = m as unknown as { name: string; type: string };
+    if (type === 'counter') out.push(`${name.replace(/_total$/, '')}_total`);
+    else if (type === 'histogram') out.push(`${name}_bucket`, `${name}_count`, `${name}_sum`);
+    else if (type === 'summary') out.push(name, `${name}_count`, `${name}_sum`);
+    else out.push(name);
+  }
+  return out;
 }
 
 function labels(values: Readonly<Record<string, string | number>>, skip?: string, extra?: string): string {
