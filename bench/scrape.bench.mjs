@@ -117,7 +117,7 @@ async function timeMs(fn) {
 }
 
 /** Rows for the scrape table: each implementation's median ms per scrape, ratio to the hand builder. */
-export async function scrapeRows(rounds = 15) {
+export async function scrapeRows(rounds = 25) {
   const rows = [];
   for (const scale of [1, 10]) {
     const { p, reg, plain, series } = build(scale);

@@ -16,6 +16,7 @@ export { context } from './errors/context.js';
 export { forwardErrors, watchChild } from './errors/child.js';
 
 export { prometheus } from './exporters/prometheus/index.js';
+export { statsd } from './exporters/statsd.js';
 export { OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE } from './exporters/prometheus/format.js';
 import './exporters/cluster-worker.js';
 
@@ -38,6 +39,7 @@ export type { DomainError, DomainMember } from './errors/domain.js';
 export type { ContextStore, RequestContext } from './errors/context.js';
 export type { ChildWatch, ErrorForwarding, WatchChildOptions } from './errors/child.js';
 export type { TextOptions } from './exporters/prometheus/index.js';
+export type { StatsdExporter, StatsdOptions, TagFormat } from './exporters/statsd.js';
 export type { ExpositionOptions, Source } from './exporters/prometheus/exposition.js';
 export type { MetricsHandler, MetricsServer, ServeOptions } from './exporters/prometheus/http.js';
 export type { ClusterOptions, GaugeMerge } from './exporters/prometheus/cluster.js';

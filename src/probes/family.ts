@@ -3,6 +3,7 @@
  * labelled child series, found through a tree of Maps (one level per label name) so
  * that `labels({...})` builds no key string and allocates nothing on a hit.
  */
+import type { TapConfig } from './tap.js';
 import type { TimeSource } from './time.js';
 import { describe } from './validate.js';
 
@@ -22,6 +23,8 @@ export interface FamilyOwner {
   countDropped(family: Family<unknown>): void;
   countFolded(family: Family<unknown>): void;
   countFailedRead(family: Family<unknown>): void;
+  /** Taps new histogram families get (an exporter that sends each observation asked for them). */
+  readonly histogramTap: TapConfig | undefined;
 }
 
 /** Static description of a family, shared by all its series. */
@@ -56,6 +59,8 @@ export class Family<S> implements FamilyInfo {
   private readonly tree: Node<S> = new Map();
   private readonly create: (family: Family<S>, labels: LabelValues) => S;
   private overflow: S | undefined;
+  /** @internal Raw-value taps an exporter asked for (histograms only); see tap.ts. */
+  tap: TapConfig | undefined = undefined;
 
   constructor(
     owner: FamilyOwner,
@@ -73,6 +78,7 @@ export class Family<S> implements FamilyInfo {
     this.labelNames = info.labelNames;
     this.signature = info.signature;
     this.create = create;
+    if (info.kind === 'histogram') this.tap = owner.histogramTap;
     this.root = create(this, Object.freeze({}));
   }
 
@@ -109,6 +115,11 @@ export class Family<S> implements FamilyInfo {
     if (typeof value !== 'string') return this.reject(values);
     const found = node.get(value) as S | undefined;
     return found === undefined ? this.miss(values) : found;
+  }
+
+  /** Every series: the root, then the labelled children. */
+  all(): S[] {
+    return [this.root, ...this.children];
   }
 
   /** Series beyond the root: every labelled child, for snapshots and exporters. */

@@ -1,5 +1,6 @@
 import type { Family, LabelValues } from './family.js';
 import { HI, KEY_SHIFT, keyOf, LogStore, lowerBound, midpoint } from './sketch.js';
+import { Tap } from './tap.js';
 import { ringIndex, type TimeSource } from './time.js';
 
 /** How finely a histogram's window is cut: this many steps per `timeframe`. */
@@ -191,6 +192,8 @@ export class Histogram<L extends string = string> {
   /** @internal */ readonly _percentileKeys: readonly string[];
   /** @internal */ readonly _timerScale: number;
   /** @internal */ readonly _family: Family<Histogram<L>>;
+  /** @internal Raw observations for an exporter that sends each value (StatsD); usually none. */
+  _tap: Tap | undefined;
   /** Label values of this series; `{}` for the unlabelled series. */
   readonly labelValues: LabelValues<L>;
 
@@ -215,6 +218,7 @@ export class Histogram<L extends string = string> {
     this._step = Math.floor(this._time.now() / this._stepMs);
     this._win = this._steps[ringIndex(this._step, HISTOGRAM_STEPS)] as WindowStep;
     this._seen = this._time.tick;
+    this._tap = family.tap === undefined ? undefined : new Tap(family.tap);
   }
 
   /**
@@ -255,6 +259,8 @@ export class Histogram<L extends string = string> {
     w.sum += v;
     if (v < w.min) w.min = v;
     if (v > w.max) w.max = v;
+    const tap = this._tap;
+    if (tap !== undefined) tap.add(v);
     (this._counts[i] as number)++;
   }
 

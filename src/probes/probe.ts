@@ -5,6 +5,7 @@ import { Meter, METER_STEPS } from './meter.js';
 import { Metric, type MetricInput } from './metric.js';
 import { exposedNames, isExportName, isLabelName, toExportName, withPrefix } from './names.js';
 import { type FamilySnapshot, snapshotFamily, type Snapshot } from './snapshot.js';
+import type { TapConfig } from './tap.js';
 import { type Clock, TimeSource } from './time.js';
 import {
   checkInteger,
@@ -125,6 +126,8 @@ export class Probe implements FamilyOwner {
   private readonly folded: Counter<'metric'>;
   private readonly failedReads: Counter<'metric'>;
   private closed = false;
+  /** @internal Taps for new histograms, while a StatsD exporter reads this registry. */
+  histogramTap: TapConfig | undefined = undefined;
 
   constructor(options: ProbeOptions = {}) {
     const opts = checkObject('createProbe() options', options);
