@@ -8,6 +8,7 @@ import { lognormalSeconds, machineLine, runCases, table } from './lib/harness.mj
 import { GROUPS, probeCases } from './probes.bench.mjs';
 import { ERROR_GROUPS, errorCases } from './errors.bench.mjs';
 import { longestBlock, scrapeRows } from './scrape.bench.mjs';
+import { statsdRows } from './statsd.bench.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const record = process.argv.includes('--record');
@@ -89,6 +90,17 @@ const sections = [];
   const scrapeTable = lines.join('\n');
   console.log(`## Prometheus scrape\n\n${scrapeTable}\n`);
   sections.push(['Prometheus scrape (100 counters × 45 label sets + 100 gauges × 45 + 50 histograms × 20 per 10k)', scrapeTable]);
+}
+
+{
+  const rows = await statsdRows();
+  const lines = ['| case | implementation | median ns/call | min–max | × hand-written batcher | worst loss |', '|---|---|---:|---:|---:|---:|'];
+  for (const r of rows) {
+    lines.push(`| ${r.case} | ${r.impl} | ${r.median.toFixed(0)} | ${r.min.toFixed(0)}–${r.max.toFixed(0)} | ${r.impl.startsWith('hand') ? '1 (baseline)' : `${r.ratio.toFixed(2)}×`} | ${(r.loss * 100).toFixed(1)}% |`);
+  }
+  const statsdTable = lines.join('\n');
+  console.log(`## StatsD\n\n${statsdTable}\n`);
+  sections.push(['StatsD over loopback UDP (sink in its own process, default socket buffer)', statsdTable]);
 }
 
 if (record) {
