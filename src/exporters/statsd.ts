@@ -122,7 +122,7 @@ export function statsd(options: StatsdOptions = {}): StatsdExporter {
   const prefix = optionalString('statsd() option "prefix"', opts.prefix);
   const tagFormat = (opts.tagFormat ?? 'none') as TagFormat;
   if (!['none', 'dogstatsd', 'telegraf'].includes(tagFormat)) throw typeError('statsd() option "tagFormat"', '"none", "dogstatsd" or "telegraf"', opts.tagFormat);
-  const tags = opts.tags ?? {};
+  const tags = opts.tags === undefined ? {} : opts.tags;
   if (tags === null || typeof tags !== 'object' || Array.isArray(tags)) throw typeError('statsd() option "tags"', 'an object of tag names to string values', tags);
   for (const [k, v] of Object.entries(tags)) if (typeof v !== 'string') throw typeError(`statsd() option "tags.${k}"`, 'a string', v);
   const flushInterval = opts.flushInterval === undefined ? 1000 : checkInteger('statsd() option "flushInterval"', opts.flushInterval, 0);
@@ -157,7 +157,8 @@ export function statsd(options: StatsdOptions = {}): StatsdExporter {
   };
 
   const globalTags = Object.entries(tags as Record<string, string>).map(([k, v]) => [clean(k), clean(v)] as const);
-  const sent = new WeakMap<object, number>(); // counter values the daemon has (as far as the socket knows)
+  // Counter values the daemon has (as far as the socket knows), with the reset count then.
+  const sent = new WeakMap<object, { value: number; resets: number }>();
   const names = new WeakMap<object, { name: string; suffix: string }>();
   const tapConfig = { max: maxTimerValues, rate: sampleRate };
   registry.histogramTap = tapConfig; // histograms registered from now on collect from their first observation
@@ -171,7 +172,7 @@ export function statsd(options: StatsdOptions = {}): StatsdExporter {
   function nameOf(family: Family<unknown>, series: object, labels: Readonly<Record<string, string>>): { name: string; suffix: string } {
     const known = names.get(series);
     if (known !== undefined) return known;
-    let name = `${prefix === undefined ? '' : `${clean(prefix)}.`}${clean(family.exportName)}`;
+    let name = `${prefix === undefined ? '' : `${clean(prefix)}.`}${family.exportName.replace(PROTOCOL, '_')}`;
     const pairs = [...globalTags, ...family.labelNames.map((n) => [clean(n), clean(labels[n] ?? '')] as const)];
     let suffix = '';
     if (tagFormat === 'none') name += pairs.map(([, v]) => `.${v.replace(/\./g, '_') || '_'}`).join('');
@@ -188,25 +189,27 @@ export function statsd(options: StatsdOptions = {}): StatsdExporter {
     const push = (text: string, commit?: () => void): void => {
       lines.push(commit === undefined ? { text, bytes: Buffer.byteLength(text) } : { text, bytes: Buffer.byteLength(text), commit });
     };
-    const counter = (family: Family<unknown>, series: object, labels: Readonly<Record<string, string>>, value: number): void => {
-      const before = sent.get(series) ?? 0;
-      const delta = value >= before ? value - before : value; // a reset starts over
+    const counter = (family: Family<unknown>, series: object, labels: Readonly<Record<string, string>>, value: number, resets = 0): void => {
+      const before = sent.get(series);
+      // After a reset (or a value that went down, for safety) the count starts over.
+      const delta = before === undefined ? value : before.resets !== resets || value < before.value ? value : value - before.value;
       if (delta === 0) return;
       const { name, suffix } = nameOf(family, series, labels);
-      push(`${name}:${formatNumber(delta)}|c${suffix}`, () => sent.set(series, value));
+      push(`${name}:${formatNumber(delta)}|c${suffix}`, () => sent.set(series, { value, resets }));
     };
     const gauge = (family: Family<unknown>, series: object, labels: Readonly<Record<string, string>>, value: number): void => {
       const { name, suffix } = nameOf(family, series, labels);
       // A leading sign is a delta to the daemon: set 0 first, then apply the negative delta.
-      if (value < 0) push(`${name}:0|g${suffix}`);
-      push(`${name}:${formatNumber(value)}|g${suffix}`);
+      // The two go as one unit, so no bound or datagram boundary can separate them.
+      const line = `${name}:${formatNumber(value)}|g${suffix}`;
+      push(value < 0 ? `${name}:0|g${suffix}\n${line}` : line);
     };
     for (const family of registry.families()) {
       const root = family.root;
       if (root instanceof Counter) {
         for (const c of family.all() as Counter[]) {
           if (c !== root || family.labelNames.length === 0 || c._value !== 0) {
-            if (root._floor === 0) counter(family, c, c.labelValues, c._value);
+            if (root._floor === 0) counter(family, c, c.labelValues, c._value, c._resets);
             else gauge(family, c, c.labelValues, c._value);
           }
         }
@@ -242,18 +245,19 @@ export function statsd(options: StatsdOptions = {}): StatsdExporter {
   }
 
   let socket: dgram.Socket | undefined;
-  let address: string | undefined;
   let stale = true;
 
   async function connect(): Promise<dgram.Socket | undefined> {
     if (socket !== undefined && !stale) return socket;
     try {
       const found = await lookup(host);
-      if (socket !== undefined && found.address === address) {
-        stale = false;
-        return socket;
+      // After an error the socket is replaced, on the address the host resolves to now.
+      try {
+        socket?.close();
+      } catch {
+        // already closed
       }
-      socket?.close();
+      socket = undefined;
       const s = dgram.createSocket(found.family === 6 ? 'udp6' : 'udp4');
       s.on('error', (err) => {
         stale = true;
@@ -262,13 +266,16 @@ export function statsd(options: StatsdOptions = {}): StatsdExporter {
       s.unref();
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
-        s.connect(port, found.address, () => {
+        s.connect(port, found.address, (err?: Error) => {
           s.off('error', reject);
-          resolve();
+          if (err) reject(err);
+          else resolve();
         });
+      }).catch((err: unknown) => {
+        s.close();
+        throw err;
       });
       socket = s;
-      address = found.address;
       stale = false;
       return s;
     } catch (err) {
@@ -331,6 +338,7 @@ export function statsd(options: StatsdOptions = {}): StatsdExporter {
                   resolve();
                 });
               } catch (err) {
+                stale = true; // a socket that cannot send is replaced at the next flush
                 fail(err);
                 resolve();
               }

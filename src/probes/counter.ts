@@ -13,6 +13,8 @@ import type { Family, LabelValues } from './family.js';
  */
 export class Counter<L extends string = string> {
   /** @internal */ _value = 0;
+  /** @internal How many times reset() was called: lets exporters that send deltas see a reset. */
+  _resets = 0;
   /** @internal Lowest accepted increment: 0 when monotonic, -Infinity otherwise. */
   readonly _floor: number;
   /** @internal */ readonly _family: Family<Counter<L>>;
@@ -59,6 +61,7 @@ export class Counter<L extends string = string> {
   /** Sets the count back to 0 (exporters see a counter reset, as after a restart). */
   reset(): void {
     this._value = 0;
+    this._resets++;
   }
 
   /** The current count. */

@@ -16,7 +16,7 @@ const FIRST = 256;
 
 /** The raw observations of one series since the last drain. */
 export class Tap {
-  values = new Float64Array(FIRST);
+  values: Float64Array;
   length = 0;
   /** Values dropped because the tap was full, since the last drain. */
   dropped = 0;
@@ -26,6 +26,7 @@ export class Tap {
   constructor(config: TapConfig) {
     this.max = config.max;
     this.rate = config.rate;
+    this.values = new Float64Array(Math.min(FIRST, config.max));
   }
 
   add(v: number): void {
