@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { Readable } from 'node:stream';
@@ -7,26 +6,12 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { context, errorDomain, errors, notify, type ContextStore, type ErrorDomain } from '../../src/index.js';
-import { bad, thrown } from '../support/helpers.js';
+import { bad, runFixture as runFixtureIn, thrown } from '../support/helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
 
-/** Runs a fixture in its own Node process; a child still running after 10 s is killed. */
-function runFixture(fixture: string, ...args: string[]) {
-  const result = spawnSync(process.execPath, [`${FIXTURES}${fixture}`, ...args], {
-    cwd: FIXTURES,
-    encoding: 'utf8',
-    timeout: 10_000,
-    killSignal: 'SIGKILL',
-  });
-  if (result.error !== undefined) throw result.error;
-  const lines = result.stdout
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as unknown);
-  return { status: result.status, lines, stderr: result.stderr };
-}
+const runFixture = (fixture: string, ...args: string[]) => runFixtureIn(FIXTURES, fixture, ...args);
 
 beforeAll(() => {
   if (!existsSync(DIST)) throw new Error(`the fixtures import ${DIST}: run "npm run build" first`);

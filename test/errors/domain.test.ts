@@ -5,38 +5,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { context, errorDomain, type DomainError, type ErrorDomain } from '../../src/index.js';
-import { bad, thrown } from '../support/helpers.js';
+import { bad, runFixture as runFixtureIn, thrown } from '../support/helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
 
-interface ChildRun {
-  readonly status: number | null;
-  readonly signal: NodeJS.Signals | null;
-  /** stdout, one parsed JSON value per line. */
-  readonly lines: unknown[];
-  readonly stderr: string;
-}
-
-/**
- * Runs a fixture in its own Node process (errors that become uncaught must never reach
- * the vitest worker). The fixtures directory is the working directory; a child still
- * running after 10 s is killed.
- */
-function runFixture(fixture: string, ...args: string[]): ChildRun {
-  const result = spawnSync(process.execPath, [`${FIXTURES}${fixture}`, ...args], {
-    cwd: FIXTURES,
-    encoding: 'utf8',
-    timeout: 10_000,
-    killSignal: 'SIGKILL',
-  });
-  if (result.error !== undefined) throw result.error;
-  const lines = result.stdout
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as unknown);
-  return { status: result.status, signal: result.signal, lines, stderr: result.stderr };
-}
+const runFixture = (fixture: string, ...args: string[]) => runFixtureIn(FIXTURES, fixture, ...args);
 
 beforeAll(() => {
   if (!existsSync(DIST)) throw new Error(`the fixtures import ${DIST}: run "npm run build" first`);

@@ -1,4 +1,5 @@
 /** Helpers shared by the test files. */
+import { spawnSync } from 'node:child_process';
 
 /** Runs `fn` and returns what it threw; fails the test when it returns normally. */
 export function thrown(fn: () => unknown): Error {
@@ -13,3 +14,32 @@ export function thrown(fn: () => unknown): Error {
 
 /** Casts a deliberately wrong argument past the type checker. */
 export const bad = (value: unknown): never => value as never;
+
+/** What a fixture run in its own process printed and how it ended. */
+export interface ChildRun {
+  readonly status: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** stdout, one parsed JSON value per line. */
+  readonly lines: unknown[];
+  readonly stderr: string;
+}
+
+/**
+ * Runs `dir/fixture` in its own Node process (errors that become uncaught must never
+ * reach the vitest worker), with `dir` as the working directory; a child still running
+ * after 10 s is killed.
+ */
+export function runFixture(dir: string, fixture: string, ...args: string[]): ChildRun {
+  const result = spawnSync(process.execPath, [`${dir}${fixture}`, ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 10_000,
+    killSignal: 'SIGKILL',
+  });
+  if (result.error !== undefined) throw result.error;
+  const lines = result.stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as unknown);
+  return { status: result.status, signal: result.signal, lines, stderr: result.stderr };
+}
