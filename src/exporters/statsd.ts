@@ -207,11 +207,9 @@ export function statsd(options: StatsdOptions = {}): StatsdExporter {
     for (const family of registry.families()) {
       const root = family.root;
       if (root instanceof Counter) {
-        for (const c of family.all() as Counter[]) {
-          if (c !== root || family.labelNames.length === 0 || c._value !== 0) {
-            if (root._floor === 0) counter(family, c, c.labelValues, c._value, c._resets);
-            else gauge(family, c, c.labelValues, c._value);
-          }
+        for (const c of (family as Family<Counter>).reported((s) => s._value !== 0)) {
+          if (root._floor === 0) counter(family, c, c.labelValues, c._value, c._resets);
+          else gauge(family, c, c.labelValues, c._value);
         }
       } else if (root instanceof Meter) {
         for (const m of family.all() as Meter[]) counter(family, m, m.labelValues, m._total);

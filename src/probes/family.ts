@@ -122,6 +122,16 @@ export class Family<S> implements FamilyInfo {
     return [this.root, ...this.children];
   }
 
+  /**
+   * The series worth reporting (snapshots, exporters): the root unless the family is
+   * labelled and `used(root)` says the root was never touched, then the children.
+   */
+  reported(used: (series: S) => boolean): S[] {
+    const out: S[] = this.labelNames.length === 0 || used(this.root) ? [this.root] : [];
+    for (const child of this.children) out.push(child);
+    return out;
+  }
+
   /** Series beyond the root: every labelled child, for snapshots and exporters. */
   get size(): number {
     return this.children.length;

@@ -72,14 +72,6 @@ export interface Snapshot {
   readonly metrics: readonly FamilySnapshot[];
 }
 
-/** The series worth reporting: the root unless the family is labelled and the root unused. */
-function seriesOf<S>(family: Family<S>, used: (s: S) => boolean): S[] {
-  const out: S[] = [];
-  if (family.labelNames.length === 0 || used(family.root)) out.push(family.root);
-  out.push(...family.children);
-  return out;
-}
-
 export function snapshotFamily(family: Family<unknown>): FamilySnapshot {
   const base = {
     name: family.name,
@@ -102,7 +94,7 @@ export function snapshotFamily(family: Family<unknown>): FamilySnapshot {
     return { ...base, kind: 'metric', series: [s] };
   }
   if (root instanceof Counter) {
-    const all = seriesOf(family as Family<Counter>, (c) => c._value !== 0);
+    const all = (family as Family<Counter>).reported((c) => c._value !== 0);
     return {
       ...base,
       kind: 'counter',
@@ -111,7 +103,7 @@ export function snapshotFamily(family: Family<unknown>): FamilySnapshot {
     };
   }
   if (root instanceof Meter) {
-    const all = seriesOf(family as Family<Meter>, (m) => m._total !== 0);
+    const all = (family as Family<Meter>).reported((m) => m._total !== 0);
     return {
       ...base,
       kind: 'meter',
@@ -120,7 +112,7 @@ export function snapshotFamily(family: Family<unknown>): FamilySnapshot {
       series: all.map((m) => ({ labels: m.labelValues, rate: m.val(), total: m._total })),
     };
   }
-  const all = seriesOf(family as Family<Histogram>, (h) => h._count !== 0);
+  const all = (family as Family<Histogram>).reported((h) => h._count !== 0);
   return {
     ...base,
     kind: 'histogram',

@@ -12,7 +12,7 @@ import {
   type ServeOptions,
   TEXT_CONTENT_TYPE,
 } from '../../src/index.js';
-import { bad } from '../support/helpers.js';
+import { bad, rejection } from '../support/helpers.js';
 
 // ---------------------------------------------------------------------------------------
 // Bookkeeping: every server, registry and agent a test makes is released after it.
@@ -104,16 +104,6 @@ function send(port: number, { method = 'GET', path = '/metrics', headers = {}, a
   });
 }
 
-/** Runs `promise` and returns what it rejected with; fails the test when it resolves. */
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof Error) return err;
-    throw new Error(`rejected with a non-Error: ${String(err)}`, { cause: err });
-  }
-  throw new Error('expected a rejection, but the promise resolved');
-}
 
 /** Resolves after `ms` milliseconds. */
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProbe, type MetricsHandler, type Probe, probe, prometheus, type TextOptions } from '../../src/index.js';
-import { bad, thrown } from '../support/helpers.js';
+import { bad, rejection, thrown } from '../support/helpers.js';
 
 // ---------------------------------------------------------------------------------------
 // Bookkeeping: every registry and server a test makes is released after it.
@@ -439,16 +439,6 @@ function exporterErrors(p: Probe, exporter = 'prometheus'): number | undefined {
   return family.series.find((s) => s.labels.exporter === exporter)?.value;
 }
 
-/** Runs `promise` and returns what it rejected with; fails the test when it resolves. */
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof Error) return err;
-    throw new Error(`rejected with a non-Error: ${String(err)}`, { cause: err });
-  }
-  throw new Error('expected a rejection, but the promise resolved');
-}
 
 const FORMATS = [
   {

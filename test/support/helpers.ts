@@ -43,3 +43,14 @@ export function runFixture(dir: string, fixture: string, ...args: string[]): Chi
     .map((l) => JSON.parse(l) as unknown);
   return { status: result.status, signal: result.signal, lines, stderr: result.stderr };
 }
+
+/** Runs `promise` and returns what it rejected with; fails the test when it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof Error) return err;
+    throw new Error(`rejected with a non-Error: ${String(err)}`, { cause: err });
+  }
+  throw new Error('expected a rejection, but the promise resolved');
+}

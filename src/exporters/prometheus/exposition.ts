@@ -3,7 +3,7 @@
  * with family names checked once up front and on every scrape, and the event loop given
  * a turn whenever a scrape has run for 10 ms.
  */
-import { familyName } from '../../probes/names.js';
+import { exposedNames } from '../../probes/names.js';
 import { Probe, probe as defaultProbe } from '../../probes/probe.js';
 import { checkKnownKeys, checkObject, typeError } from '../../probes/validate.js';
 import type { Counter } from '../../probes/counter.js';
@@ -130,17 +130,12 @@ export class Exposition {
 /** How long a scrape writes before it yields to the event loop, in ms. */
 const PACE_MS = 5;
 
-/** Every sample name a probekit registry writes, without its self-metrics (those every registry has). */
+/** Every name a probekit registry may write (see exposedNames), without the self-metrics every registry has. */
 function probeSampleNames(p: Probe): string[] {
   const out: string[] = [];
   for (const f of p.families()) {
     if (p.isSelf(f)) continue;
-    const root = f.root as { _floor?: number };
-    const base = familyName(f.kind, f.exportName, f.unit);
-    if (f.kind === 'counter') out.push(root._floor === 0 ? `${base}_total` : base);
-    else if (f.kind === 'meter') out.push(base, `${base}_events_total`);
-    else if (f.kind === 'histogram') out.push(`${base}_bucket`, `${base}_count`, `${base}_sum`, `${base}_window`, `${base}_window_count`, `${base}_window_sum`);
-    else out.push(base, `${base}_info`);
+    out.push(...exposedNames(f.kind, f.exportName, { monotonic: (f.root as { _floor?: number })._floor === 0, unit: f.unit }));
   }
   return out;
 }

@@ -43,12 +43,6 @@ function remember(series: object, lines: string[]): string[] {
   return lines;
 }
 
-function seriesOf<S>(family: Family<S>, used: (s: S) => boolean): S[] {
-  const out: S[] = family.labelNames.length === 0 || used(family.root) ? [family.root] : [];
-  for (const child of family.children) out.push(child);
-  return out;
-}
-
 /** Bounds scaled into seconds, printed without binary noise. */
 function scaledBounds(bounds: Float64Array, scale: number): string[] {
   return Array.from(bounds, (b) => formatValue(scale === 1 ? b : Number((b * scale).toPrecision(15))));
@@ -88,7 +82,7 @@ function* writeCounter(family: Family<Counter>, options: WriteOptions): Generato
   const sample = monotonic ? `${base}_total` : base;
   let out = header(base, monotonic ? 'counter' : 'gauge', helpText(family.name, base, family.help, family.unit), undefined, options.format);
   let n = 0;
-  for (const c of seriesOf(family, (s) => s._value !== 0)) {
+  for (const c of family.reported((s) => s._value !== 0)) {
     const prefix = (prefixes.get(c) ?? remember(c, [`${sample}${labelText(family.labelNames, c.labelValues)} `]))[0];
     out += `${prefix}${formatValue(c._value)}\n`;
     if (++n % SLICE === 0) {
@@ -118,7 +112,7 @@ function histogramLines(h: Histogram, base: string, names: readonly string[], le
 function writeMeter(family: Family<Meter>, options: WriteOptions): string {
   const base = family.exportName;
   const root = family.root;
-  const all = seriesOf(family, (s) => s._total !== 0);
+  const all = family.reported((s) => s._total !== 0);
   let out = '';
   const per = root._samples === 1 ? 'second' : `${root._samples} s`;
   if (claim(base, options)) {
@@ -137,7 +131,7 @@ function* writeHistogram(family: Family<Histogram>, options: WriteOptions): Gene
   const base = familyName('histogram', family.exportName, family.unit);
   const seconds = exportsSeconds(family.unit);
   const scale = seconds ? (msPerUnit(family.unit) as number) / 1000 : 1;
-  const all = seriesOf(family, (s) => s._count !== 0);
+  const all = family.reported((s) => s._count !== 0);
   let out = '';
   if (claim(base, options)) {
     const help = helpText(family.name, family.exportName, family.help, seconds ? undefined : family.unit);
