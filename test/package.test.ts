@@ -19,7 +19,13 @@ beforeAll(() => {
   if (first === undefined) throw new Error('npm pack reported nothing');
   files = first.files.map((f) => f.path);
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', join(dir, first.filename)], { cwd: dir, stdio: 'ignore' });
+  // An empty npm cache of its own: the install must work from the registry alone, as on a
+  // fresh machine, whatever this machine happened to cache before.
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', join(dir, first.filename)], {
+    cwd: dir,
+    stdio: 'ignore',
+    env: { ...process.env, npm_config_cache: join(dir, '.npm-cache') },
+  });
 }, 120_000);
 
 afterAll(() => {
@@ -35,6 +41,12 @@ describe('The published package', () => {
     expect(files.every((f) => f.startsWith('dist/') || f === 'package.json' || f === 'README.md' || f === 'LICENSE')).toBe(true);
     expect(files).toContain('dist/index.js');
     expect(files).toContain('dist/index.d.ts');
+  });
+
+  it('runs no script when a consumer installs it (no prepare, preinstall, install or postinstall)', () => {
+    const pkg = JSON.parse(readFileSync(join(dir, 'node_modules/probekit/package.json'), 'utf8')) as { scripts?: Record<string, string> };
+    const onInstall = Object.keys(pkg.scripts ?? {}).filter((s) => ['prepare', 'preinstall', 'install', 'postinstall'].includes(s));
+    expect(onInstall).toEqual([]);
   });
 
   it('works with import', () => {
