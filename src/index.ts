@@ -2,12 +2,35 @@
  * probekit: in-app instrumentation for Node.js. This file is the public surface and
  * nothing else.
  */
-export { createProbe, probe, Probe } from './probes/probe.js';
-export { Counter } from './probes/counter.js';
-export { Meter } from './probes/meter.js';
-export { Histogram, HistogramTimer } from './probes/histogram.js';
-export { Metric } from './probes/metric.js';
-export { OVERFLOW_LABEL_VALUE } from './probes/family.js';
+import * as registry from './probes/probe.js';
+import type { Probe, ProbeOptions } from './probes/types.js';
+
+/**
+ * The process-wide default probe registry.
+ *
+ * @example
+ * import { probe } from 'probekit';
+ * const calls = probe.meter({ name: 'Calls per minute', samples: 60 });
+ * calls.mark();
+ */
+export const probe: Probe = registry.probe;
+
+/**
+ * Creates an isolated probe registry (tests, libraries); see {@link ProbeOptions}.
+ *
+ * @example
+ * import { createProbe } from 'probekit';
+ * const p = createProbe({ prefix: 'billing' });
+ * p.counter({ name: 'invoices', monotonic: true }).inc();
+ */
+export function createProbe(options?: ProbeOptions): Probe {
+  return registry.createProbe(options);
+}
+
+import { OVERFLOW_LABEL_VALUE as overflowValue } from './probes/family.js';
+
+/** Value every label takes in the series that collects label sets beyond the cardinality cap. */
+export const OVERFLOW_LABEL_VALUE = overflowValue;
 
 export { createErrorStore, errors, ErrorStore, notify, onError } from './errors/store.js';
 export { captureProcessErrors } from './errors/process.js';
@@ -22,16 +45,32 @@ import './exporters/cluster-worker.js';
 
 export type {
   BaseOptions,
+  Clock,
+  Counter,
   CounterOptions,
+  DefaultPercentiles,
+  Histogram,
   HistogramOptions,
+  HistogramStats,
+  HistogramTimer,
+  HistogramValue,
+  Kind,
+  LabelInput,
+  LabelsArgument,
+  LabelValue,
+  LabelValues,
+  Meter,
   MeterOptions,
+  Metric,
+  MetricInput,
   MetricOptions,
+  MetricValue,
+  MonotonicCounter,
+  PercentileKey,
+  PercentileKeys,
+  Probe,
   ProbeOptions,
-} from './probes/probe.js';
-export type { Clock } from './probes/time.js';
-export type { Kind, LabelValues } from './probes/family.js';
-export type { HistogramValue } from './probes/histogram.js';
-export type { MetricInput, MetricValue } from './probes/metric.js';
+} from './probes/types.js';
 export type { ErrorCause, ErrorRecord } from './errors/record.js';
 export type { ErrorGroup, ErrorListener, ErrorsSnapshot, ErrorStoreOptions } from './errors/store.js';
 export type { CaptureOptions, ProcessCapture, RejectionMode } from './errors/process.js';
@@ -56,4 +95,4 @@ export type {
   MetricSnapshot,
   Snapshot,
   SnapshotLabels,
-} from './probes/snapshot.js';
+} from './probes/types.js';

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,5 +88,90 @@ describe('The published package', () => {
     expect(pkg.engines.node).toBe('>=20.19');
     const dts = readFileSync(join(dir, 'node_modules/probekit/dist/index.d.ts'), 'utf8');
     expect(dts).toContain('createProbe');
+  });
+});
+
+/**
+ * A TypeScript consumer of the packed package, compiled as users compile: strict,
+ * skipLibCheck off. One project, one file per case, one tsc run; each case reads its
+ * own file's diagnostics.
+ */
+describe('The published types', () => {
+  const good = `
+import { createProbe, notify, prometheus, statsd, errorDomain, context, type ErrorRecord } from 'probekit';
+const p = createProbe();
+const c = p.counter({ name: 'c', labels: ['route'] });
+c.labels({ route: '/' }).inc();
+const served = p.counter({ name: 'served', monotonic: true });
+served.inc(2);
+const h = p.histogram({ name: 'h', unit: 'ms', percentiles: [0.5, 0.99] });
+h.observe(1);
+const p99: number | null = h.val().p99;
+const m = p.meter({ name: 'm', samples: 60 });
+m.mark();
+p.metric({ name: 'g', value: () => 1 }).set(2);
+const r: ErrorRecord = notify(new Error('x'));
+errorDomain.create().run(() => context.get());
+void prometheus.text({ registry: p });
+void statsd;
+export { p99, r };
+`;
+  // Each case must fail to compile at its marked line: tsc reports an unused
+  // expect-error directive for a misuse that compiles.
+  const expectError = `// @ts-${'expect-error'}`;
+  const misuses: Array<[string, string]> = [
+    ['constructing a probe class directly', `import * as pk from 'probekit';\n${expectError}\nnew pk.Counter();`],
+    ['labels() on a probe declared without labels', `${expectError}\np.counter({ name: 'a' }).labels({ x: '1' });`],
+    ['a label the probe did not declare', `${expectError}\np.counter({ name: 'b', labels: ['route'] }).labels({ method: 'GET' });`],
+    ['a percentile key that was not requested', `${expectError}\nvoid p.histogram({ name: 'h', percentiles: [0.5, 0.99] }).val().p42;`],
+    ['a default percentile key that does not exist', `${expectError}\nvoid p.histogram({ name: 'h2' }).val().p42;`],
+    ['dec() on a monotonic counter', `${expectError}\np.counter({ name: 'd', monotonic: true }).dec();`],
+    ['notify() treated as possibly undefined', `const rec = notify(new Error('x'));\n${expectError}\nconst u: undefined extends typeof rec ? true : never = true;\nvoid u;`],
+  ];
+  let output = '';
+  let status: number | null = null;
+
+  beforeAll(() => {
+    const project = join(dir, 'ts-consumer');
+    mkdirSync(project, { recursive: true });
+    const files = ['good.ts', ...misuses.map((_, i) => `misuse${i}.ts`)];
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          strict: true,
+          skipLibCheck: false,
+          noEmit: true,
+          types: ['node'],
+          typeRoots: [join(root, 'node_modules/@types')],
+        },
+        files,
+      }),
+    );
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ type: 'module' }));
+    writeFileSync(join(project, 'good.ts'), good);
+    misuses.forEach(([, line], i) => {
+      writeFileSync(join(project, `misuse${i}.ts`), `import { createProbe, notify } from 'probekit';\nconst p = createProbe();\nvoid notify;\nvoid p;\n${line}\nexport {};\n`);
+    });
+    const run = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', project], { cwd: project, encoding: 'utf8', timeout: 90_000 });
+    output = run.stdout + run.stderr;
+    status = run.status;
+  }, 120_000);
+
+  const diagnostics = (file: string) => output.split('\n').filter((l) => l.startsWith(file) || l.startsWith(`../node_modules/probekit/`));
+
+  it('compile in a strict consumer with skipLibCheck: false', () => {
+    expect(diagnostics('good.ts')).toEqual([]);
+  });
+
+  it.each(misuses.map(([what], i) => [what, i] as const))('reject %s', (_what, i) => {
+    expect(diagnostics(`misuse${i}.ts`)).toEqual([]);
+  });
+
+  it('leave tsc with nothing to report', () => {
+    expect({ status, output }).toEqual({ status: 0, output: '' });
   });
 });

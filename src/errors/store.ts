@@ -4,7 +4,8 @@
  */
 import type { Counter } from '../probes/counter.js';
 import type { Meter } from '../probes/meter.js';
-import { type Probe, probe as defaultProbe } from '../probes/probe.js';
+import { defaultRegistry, Registry } from '../probes/probe.js';
+import type { Probe } from '../probes/types.js';
 import { checkInteger, checkKnownKeys, checkObject } from '../probes/validate.js';
 import { storage, thrownFrom } from './frame.js';
 import { type ErrorRecord, mergeContext, toRecord } from './record.js';
@@ -55,7 +56,7 @@ interface MutableGroup {
 export class ErrorStore {
   /** Distinct fingerprints kept. */
   readonly capacity: number;
-  private readonly probe: Probe;
+  private readonly probe: Registry;
   private readonly groups = new Map<string, MutableGroup>();
   private readonly listeners = new Set<ErrorListener>();
   private total = 0;
@@ -66,7 +67,7 @@ export class ErrorStore {
   constructor(options: ErrorStoreOptions = {}) {
     const opts = checkObject('createErrorStore() options', options);
     checkKnownKeys('createErrorStore()', opts, ['probe', 'capacity']);
-    this.probe = (opts.probe as Probe | undefined) ?? defaultProbe;
+    this.probe = (opts.probe as Registry | undefined) ?? defaultRegistry;
     this.capacity = opts.capacity === undefined ? 100 : checkInteger('createErrorStore() option "capacity"', opts.capacity, 1);
   }
 
@@ -154,8 +155,8 @@ export class ErrorStore {
       monotonic: true,
       labels: ['name'],
       help: 'Errors notified or captured, by error name',
-    });
-    this.perMinute = this.probe.meter({ name: 'errors_per_minute', samples: 60, timeframe: 60, help: 'Errors notified or captured in the last minute' });
+    }) as unknown as Counter<'name'>;
+    this.perMinute = this.probe.meter({ name: 'errors_per_minute', samples: 60, timeframe: 60, help: 'Errors notified or captured in the last minute' }) as unknown as Meter<never>;
   }
 }
 

@@ -13,7 +13,8 @@ import { Histogram, msPerUnit } from '../probes/histogram.js';
 import { Meter } from '../probes/meter.js';
 import { Metric } from '../probes/metric.js';
 import { Tap } from '../probes/tap.js';
-import { Probe, probe as defaultProbe } from '../probes/probe.js';
+import { defaultRegistry, Registry } from '../probes/probe.js';
+import type { Probe } from '../probes/types.js';
 import {
   checkInteger,
   checkKnownKeys,
@@ -133,8 +134,8 @@ export function statsd(options: StatsdOptions = {}): StatsdExporter {
   const maxBytesPerSecond = opts.maxBytesPerSecond === undefined ? 4 << 20 : checkInteger('statsd() option "maxBytesPerSecond"', opts.maxBytesPerSecond, 1024);
   const pauseMs = (BURST_BYTES / maxBytesPerSecond) * 1000;
   const maxTimerValues = opts.maxTimerValues === undefined ? 65_536 : checkInteger('statsd() option "maxTimerValues"', opts.maxTimerValues, 1);
-  if (opts.registry !== undefined && !(opts.registry instanceof Probe)) throw typeError('statsd() option "registry"', 'a probekit registry (probe, createProbe())', opts.registry);
-  const registry = (opts.registry as Probe | undefined) ?? defaultProbe;
+  if (opts.registry !== undefined && !(opts.registry instanceof Registry)) throw typeError('statsd() option "registry"', 'a probekit registry (probe, createProbe())', opts.registry);
+  const registry = (opts.registry as Registry | undefined) ?? defaultRegistry;
   if (opts.onError !== undefined && typeof opts.onError !== 'function') throw typeError('statsd() option "onError"', 'a function', opts.onError);
   const onError = opts.onError as ((e: Error) => void) | undefined;
   if (registry.histogramTap !== undefined) {

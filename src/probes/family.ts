@@ -7,11 +7,9 @@ import type { TapConfig } from './tap.js';
 import type { TimeSource } from './time.js';
 import { describe } from './validate.js';
 
-/** The four probe kinds. */
-export type Kind = 'metric' | 'counter' | 'meter' | 'histogram';
+import type { Kind, LabelValues } from './types.js';
 
-/** Label values of one series, keyed by label name. */
-export type LabelValues<L extends string = string> = Readonly<Record<L, string>>;
+export type { Kind, LabelValues } from './types.js';
 
 /** Value every label takes in the series that collects label sets beyond the cardinality cap. */
 export const OVERFLOW_LABEL_VALUE = '__overflow__';

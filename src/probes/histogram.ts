@@ -2,6 +2,7 @@ import type { Family, LabelValues } from './family.js';
 import { HI, KEY_SHIFT, keyOf, LogStore, lowerBound, midpoint } from './sketch.js';
 import { Tap } from './tap.js';
 import { ringIndex, type TimeSource } from './time.js';
+import type { HistogramValue } from './types.js';
 
 /** How finely a histogram's window is cut: this many steps per `timeframe`. */
 export const HISTOGRAM_STEPS = 6;
@@ -39,26 +40,6 @@ export function percentileKey(q: number): string {
   if (q === 0) return 'p0';
   const digits = String(q).slice(2);
   return `p${digits.length < 2 ? digits.padEnd(2, '0') : digits}`;
-}
-
-/** What `histogram.val()` returns. */
-export interface HistogramValue {
-  /** Observations since creation (cumulative, like the Prometheus `_count`). */
-  readonly count: number;
-  /** Sum of all observations since creation (cumulative, like `_sum`). */
-  readonly sum: number;
-  /** Length of the window that min/max/mean/percentiles cover, in seconds. */
-  readonly windowSeconds: number;
-  /** Observations inside the window. */
-  readonly windowCount: number;
-  /** Smallest observation in the window; `null` when the window is empty. */
-  readonly min: number | null;
-  /** Largest observation in the window; `null` when the window is empty. */
-  readonly max: number | null;
-  /** Mean of the observations in the window; `null` when the window is empty. */
-  readonly mean: number | null;
-  /** Window percentiles, keyed `p50`, `p95`, `p99`, `p999`…; `null` when the window is empty. */
-  readonly [percentile: `p${number}`]: number | null;
 }
 
 /** One step of the window. */

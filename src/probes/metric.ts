@@ -1,9 +1,7 @@
 import type { Family } from './family.js';
+import type { MetricInput, MetricValue } from './types.js';
 
-/** What a metric can hold: a value, or a function evaluated each time the metric is read. */
-export type MetricValue = number | boolean | string | Date;
-/** A metric's value or value function. */
-export type MetricInput = MetricValue | (() => MetricValue);
+export type { MetricInput, MetricValue } from './types.js';
 
 /** Outcome of reading a metric: its value, or why it could not be read. */
 export type MetricReading = { readonly ok: true; readonly value: MetricValue } | { readonly ok: false; readonly error: string };

@@ -1,12 +1,33 @@
 import { Counter } from './counter.js';
-import { Family, type FamilyOwner, type Kind, type LabelValues } from './family.js';
+import { Family } from './family.js';
 import { BucketLayout, DEFAULT_BUCKETS_SECONDS, DEFAULT_PERCENTILES, Histogram, HISTOGRAM_STEPS, msPerUnit } from './histogram.js';
 import { Meter, METER_STEPS } from './meter.js';
-import { Metric, type MetricInput } from './metric.js';
+import { Metric } from './metric.js';
 import { exposedNames, isExportName, isLabelName, toExportName, withPrefix } from './names.js';
-import { type FamilySnapshot, snapshotFamily, type Snapshot } from './snapshot.js';
+import { snapshotFamily } from './snapshot.js';
 import type { TapConfig } from './tap.js';
-import { type Clock, TimeSource } from './time.js';
+import { TimeSource } from './time.js';
+import type {
+  Clock,
+  CounterOptions,
+  Counter as CounterApi,
+  DefaultPercentiles,
+  FamilySnapshot,
+  Histogram as HistogramApi,
+  HistogramOptions,
+  Kind,
+  LabelValues,
+  Meter as MeterApi,
+  MeterOptions,
+  Metric as MetricApi,
+  MetricInput,
+  MetricOptions,
+  MonotonicCounter,
+  PercentileKeys,
+  Probe,
+  ProbeOptions,
+  Snapshot,
+} from './types.js';
 import {
   checkInteger,
   checkKnownKeys,
@@ -19,80 +40,6 @@ import {
   typeError,
 } from './validate.js';
 
-/** Options of {@link createProbe}. */
-export interface ProbeOptions {
-  /**
-   * Returns the current time in milliseconds. Every window (meters, histogram
-   * percentiles) and timer follows it exactly; inject one in tests instead of sleeping.
-   * @default a shared coarse clock advanced by one unref()ed timer, with Date.now() underneath
-   */
-  readonly clock?: Clock;
-  /**
-   * Prepended to every exported name with `_` (`app` + `requests` → `app_requests`).
-   * Must match `[a-zA-Z_:][a-zA-Z0-9_:]*`. Self-metrics keep their `probekit_` names.
-   * @default ''
-   */
-  readonly prefix?: string;
-  /**
-   * Most distinct label sets one metric tracks; further new sets fold into one overflow
-   * series whose labels are all `__overflow__`, with a single warning.
-   * @default 1000
-   */
-  readonly maxSeriesPerMetric?: number;
-}
-
-/** Options shared by every probe. */
-export interface BaseOptions {
-  /** Name, pmx style free text allowed (`'Calls per minute'`); the exported name is derived from it. */
-  readonly name: string;
-  /** Longer description, exported as HELP. @default none (exporters show the name) */
-  readonly help?: string;
-}
-
-/** Options of {@link Probe.metric}. */
-export interface MetricOptions extends BaseOptions {
-  /** Initial value, or a function called every time the metric is read. @default unset */
-  readonly value?: MetricInput;
-  /** Unit, free text (`'MB'`, `'celsius'`). @default none */
-  readonly unit?: string;
-}
-
-/** Options of {@link Probe.counter}. */
-export interface CounterOptions<L extends string = string> extends BaseOptions {
-  /** Only goes up: exported as a Prometheus counter; `dec()` throws. @default false */
-  readonly monotonic?: boolean;
-  /** Declared label names, `[a-zA-Z_][a-zA-Z0-9_]*`. @default [] */
-  readonly labels?: readonly L[];
-  /** Unit, free text. @default none */
-  readonly unit?: string;
-}
-
-/** Options of {@link Probe.meter}. */
-export interface MeterOptions<L extends string = string> extends BaseOptions {
-  /** Rate unit in seconds: 1 = per second, 60 = per minute (as in pmx). @default 1 */
-  readonly samples?: number;
-  /** Window length in seconds; at least `samples`. @default 60 */
-  readonly timeframe?: number;
-  /** Declared label names. @default [] */
-  readonly labels?: readonly L[];
-  /** Unit, free text (`'req/min'`). @default none */
-  readonly unit?: string;
-}
-
-/** Options of {@link Probe.histogram}. */
-export interface HistogramOptions<L extends string = string> extends BaseOptions {
-  /** Unit of the observed values. Time units (`ms`, `s`, `us`, `ns`, `min`) scale the default buckets and timers. @default none (seconds for timers) */
-  readonly unit?: string;
-  /** Upper bounds of the cumulative buckets, strictly increasing. @default [0.005, …, 10] seconds, in the histogram's time unit */
-  readonly buckets?: readonly number[];
-  /** Percentiles reported by `val()`, each in [0, 1]. @default [0.5, 0.75, 0.9, 0.95, 0.99, 0.999] */
-  readonly percentiles?: readonly number[];
-  /** Window of min/max/mean/percentiles, in seconds. @default 60 */
-  readonly timeframe?: number;
-  /** Declared label names (`le` is reserved). @default [] */
-  readonly labels?: readonly L[];
-}
-
 const DEFAULT_MAX_SERIES = 1000;
 const MAX_BUCKETS = 65_000;
 
@@ -103,16 +50,13 @@ const SELF_FAILED = 'probekit_failed_reads';
 type AnyFamily = Family<unknown>;
 
 /**
- * A registry of probes. `probe` is the process-wide default; {@link createProbe} makes
- * isolated ones (tests, libraries).
- *
- * @example
- * import { probe } from 'probekit';
- * const calls = probe.meter({ name: 'Calls per minute', samples: 60 });
- * calls.mark();
- * console.log(JSON.stringify(probe.snapshot()));
+ * The implementation of a probe registry ({@link Probe} is what applications see). The
+ * exporters and the error side reach the families through it; it never appears in the
+ * published types. (It is a `FamilyOwner` too, checked where it hands itself to a
+ * `Family`; declaring `implements FamilyOwner` would put an interface whose members are
+ * stripped from the declarations into them, which a consumer's `tsc` rejects.)
  */
-export class Probe implements FamilyOwner {
+export class Registry implements Probe {
   /** @internal */ readonly time: TimeSource;
   /** Prefix applied to exported names. */
   readonly prefix: string;
@@ -157,7 +101,7 @@ export class Probe implements FamilyOwner {
    * @example
    * probe.metric({ name: 'Realtime users', value: () => sessions.size });
    */
-  metric(options: MetricOptions): Metric {
+  metric(options: MetricOptions): MetricApi {
     const opts = checkObject('metric() options', options);
     checkKnownKeys('metric()', opts, ['name', 'value', 'unit', 'help']);
     const name = checkString('metric() option "name"', opts.name);
@@ -179,7 +123,9 @@ export class Probe implements FamilyOwner {
    * const errors = probe.counter({ name: 'errors', monotonic: true, labels: ['type'] });
    * errors.labels({ type: 'timeout' }).inc();
    */
-  counter<const L extends string = never>(options: CounterOptions<L>): Counter<L> {
+  counter<const L extends string = never>(options: CounterOptions<L> & { readonly monotonic: true }): MonotonicCounter<L>;
+  counter<const L extends string = never>(options: CounterOptions<L>): CounterApi<L>;
+  counter<const L extends string = never>(options: CounterOptions<L>): CounterApi<L> {
     const opts = checkObject('counter() options', options);
     checkKnownKeys('counter()', opts, ['name', 'monotonic', 'labels', 'help', 'unit']);
     const name = checkString('counter() option "name"', opts.name);
@@ -190,7 +136,8 @@ export class Probe implements FamilyOwner {
     const labels = checkLabels('counter()', opts.labels, []);
     const help = optionalString('counter() option "help"', opts.help);
     const unit = optionalString('counter() option "unit"', opts.unit);
-    return this.register<Counter<L>>('counter', name, { help, unit, labels, monotonic }, false, (f, l) => new Counter(f, l, monotonic)).root;
+    const family = this.register<Counter<L>>('counter', name, { help, unit, labels, monotonic }, false, (f, l) => new Counter(f, l, monotonic));
+    return family.root as unknown as CounterApi<L>;
   }
 
   /**
@@ -200,7 +147,7 @@ export class Probe implements FamilyOwner {
    * const rpm = probe.meter({ name: 'Requests per minute', samples: 60, timeframe: 60 });
    * rpm.mark();
    */
-  meter<const L extends string = never>(options: MeterOptions<L>): Meter<L> {
+  meter<const L extends string = never>(options: MeterOptions<L>): MeterApi<L> {
     const opts = checkObject('meter() options', options);
     checkKnownKeys('meter()', opts, ['name', 'samples', 'timeframe', 'labels', 'help', 'unit'], { seconds: 'samples' });
     const name = checkString('meter() option "name"', opts.name);
@@ -216,7 +163,7 @@ export class Probe implements FamilyOwner {
     const unit = optionalString('meter() option "unit"', opts.unit);
     const family = this.register<Meter<L>>('meter', name, { help, unit, labels, samples, timeframe }, false, (f, l) => new Meter(f, l, samples, timeframe));
     this.time.use((timeframe * 1000) / METER_STEPS);
-    return family.root;
+    return family.root as unknown as MeterApi<L>;
   }
 
   /**
@@ -225,7 +172,9 @@ export class Probe implements FamilyOwner {
    * const latency = probe.histogram({ name: 'request_duration', unit: 'ms' });
    * latency.observe(12.5);
    */
-  histogram<const L extends string = never>(options: HistogramOptions<L>): Histogram<L> {
+  histogram<const L extends string = never, const P extends readonly number[] = DefaultPercentiles>(
+    options: HistogramOptions<L, P>,
+  ): HistogramApi<L, PercentileKeys<P>> {
     const opts = checkObject('histogram() options', options);
     checkKnownKeys('histogram()', opts, ['name', 'unit', 'buckets', 'percentiles', 'timeframe', 'labels', 'help'], {
       measurement: 'percentiles',
@@ -246,7 +195,7 @@ export class Probe implements FamilyOwner {
       (f, l) => new Histogram(f, l, layout, percentiles, timeframe),
     );
     this.time.use((timeframe * 1000) / HISTOGRAM_STEPS);
-    return family.root;
+    return family.root as unknown as HistogramApi<L, PercentileKeys<P>>;
   }
 
   /**
@@ -423,8 +372,11 @@ function defaultBuckets(unit: string | undefined): readonly number[] {
 
 /** Creates an isolated probe registry; see {@link ProbeOptions}. */
 export function createProbe(options: ProbeOptions = {}): Probe {
-  return new Probe(options);
+  return new Registry(options);
 }
 
+/** The process-wide default registry, as the exporters and the error side use it. */
+export const defaultRegistry = new Registry();
+
 /** The process-wide default probe registry. */
-export const probe: Probe = createProbe();
+export const probe: Probe = defaultRegistry;

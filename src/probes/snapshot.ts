@@ -3,74 +3,25 @@
  * HTTP push, cluster aggregation and the dashboard carry.
  */
 import { Counter } from './counter.js';
-import type { Family, Kind } from './family.js';
-import { Histogram, type HistogramValue } from './histogram.js';
+import type { Family } from './family.js';
+import { Histogram } from './histogram.js';
 import { Meter } from './meter.js';
 import { Metric } from './metric.js';
+import type { FamilySnapshot, MetricSeriesSnapshot } from './types.js';
 
-/** Labels of one series. */
-export type SnapshotLabels = Readonly<Record<string, string>>;
-
-/** What every family snapshot carries. */
-interface FamilyBase<K extends Kind, S> {
-  /** The name the probe was registered with (may be free text). */
-  readonly name: string;
-  /** The stable exported name, `[a-zA-Z_:][a-zA-Z0-9_:]*`, prefix applied. */
-  readonly exportName: string;
-  readonly kind: K;
-  readonly unit: string | null;
-  readonly help: string | null;
-  readonly labelNames: readonly string[];
-  readonly series: readonly S[];
-}
-
-/** A metric's value: numbers, booleans and strings as they are, a Date as epoch milliseconds. */
-export type MetricSeriesSnapshot =
-  | { readonly labels: SnapshotLabels; readonly type: 'number' | 'date'; readonly value: number }
-  | { readonly labels: SnapshotLabels; readonly type: 'boolean'; readonly value: boolean }
-  | { readonly labels: SnapshotLabels; readonly type: 'string'; readonly value: string }
-  | { readonly labels: SnapshotLabels; readonly type: 'failed'; readonly error: string };
-
-export type MetricSnapshot = FamilyBase<'metric', MetricSeriesSnapshot>;
-
-export interface CounterSeriesSnapshot {
-  readonly labels: SnapshotLabels;
-  readonly value: number;
-}
-export interface CounterSnapshot extends FamilyBase<'counter', CounterSeriesSnapshot> {
-  readonly monotonic: boolean;
-}
-
-export interface MeterSeriesSnapshot {
-  readonly labels: SnapshotLabels;
-  /** Events per `samples` seconds over the last `timeframe` seconds. */
-  readonly rate: number;
-  /** Events since creation. */
-  readonly total: number;
-}
-export interface MeterSnapshot extends FamilyBase<'meter', MeterSeriesSnapshot> {
-  readonly samples: number;
-  readonly timeframe: number;
-}
-
-export interface HistogramSeriesSnapshot {
-  readonly labels: SnapshotLabels;
-  /** Window statistics and cumulative count/sum, as `histogram.val()` returns them. */
-  readonly value: HistogramValue;
-  /** Cumulative bucket counts: `counts[i]` observations ≤ `bounds[i]`; the last count is +Inf (= count). */
-  readonly buckets: { readonly bounds: readonly number[]; readonly counts: readonly number[] };
-}
-export type HistogramSnapshot = FamilyBase<'histogram', HistogramSeriesSnapshot>;
-
-/** One family's snapshot. */
-export type FamilySnapshot = MetricSnapshot | CounterSnapshot | MeterSnapshot | HistogramSnapshot;
-
-/** What `probe.snapshot()` returns. */
-export interface Snapshot {
-  /** When it was taken, epoch milliseconds from the registry's clock. */
-  readonly time: number;
-  readonly metrics: readonly FamilySnapshot[];
-}
+export type {
+  CounterSeriesSnapshot,
+  CounterSnapshot,
+  FamilySnapshot,
+  HistogramSeriesSnapshot,
+  HistogramSnapshot,
+  MeterSeriesSnapshot,
+  MeterSnapshot,
+  MetricSeriesSnapshot,
+  MetricSnapshot,
+  Snapshot,
+  SnapshotLabels,
+} from './types.js';
 
 export function snapshotFamily(family: Family<unknown>): FamilySnapshot {
   const base = {

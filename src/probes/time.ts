@@ -11,8 +11,9 @@
  * cost to the real-time fast path.
  */
 
-/** Returns the current time in milliseconds. */
-export type Clock = () => number;
+import type { Clock } from './types.js';
+
+export type { Clock } from './types.js';
 
 const MIN_PERIOD_MS = 5;
 const MAX_PERIOD_MS = 100;

@@ -187,7 +187,7 @@ export function clusterHandler(options: ClusterOptions = {}): (req: IncomingMess
     ...(opts.defaultMetrics === undefined ? {} : { defaultMetrics: opts.defaultMetrics as boolean }),
     ...(opts.onError === undefined ? {} : { onError: opts.onError as (e: Error) => void }),
   });
-  const primary = exposition.sources[0] as import('../../probes/probe.js').Probe;
+  const primary = exposition.sources[0] as import('../../probes/probe.js').Registry;
   const missing = primary.selfCounter('probekit_cluster_missing_workers', 'Workers that did not answer a cluster scrape in time');
   const produce = async (format: Format): Promise<string> => {
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());

@@ -4,7 +4,8 @@
  * a turn whenever a scrape has run for 10 ms.
  */
 import { exposedNames } from '../../probes/names.js';
-import { Probe, probe as defaultProbe } from '../../probes/probe.js';
+import { defaultRegistry, Registry } from '../../probes/probe.js';
+import type { Probe } from '../../probes/types.js';
 import { checkKnownKeys, checkObject, typeError } from '../../probes/validate.js';
 import type { Counter } from '../../probes/counter.js';
 import { type Format } from './format.js';
@@ -20,6 +21,9 @@ import {
 
 /** What an exposition reads: probekit registries and prom-client registries. */
 export type Source = Probe | PromRegistry;
+
+/** A source as the exporter holds it, checked. */
+type Checked = Registry | PromRegistry;
 
 /** Options shared by `text()`, `handler()` and `serve()`. */
 export interface ExpositionOptions {
@@ -43,7 +47,7 @@ export interface ExpositionOptions {
 
 /** A configured exposition: what the handler and server run per scrape. */
 export class Exposition {
-  readonly sources: readonly Source[];
+  readonly sources: readonly Checked[];
   readonly windowQuantiles: boolean;
   private readonly onError: ((error: Error) => void) | undefined;
   private readonly errors: Counter<'exporter'>;
@@ -51,13 +55,13 @@ export class Exposition {
   constructor(where: string, options: ExpositionOptions, extraKeys: readonly string[] = []) {
     const opts = checkObject(`${where} options`, options);
     checkKnownKeys(where, opts, ['registry', 'defaultMetrics', 'windowQuantiles', 'onError', ...extraKeys]);
-    const given = opts.registry === undefined ? [defaultProbe] : Array.isArray(opts.registry) ? (opts.registry as unknown[]) : [opts.registry];
-    const sources: Source[] = [];
+    const given = opts.registry === undefined ? [defaultRegistry] : Array.isArray(opts.registry) ? (opts.registry as unknown[]) : [opts.registry];
+    const sources: Checked[] = [];
     for (const s of given) {
-      if (!(s instanceof Probe) && !isPromRegistry(s)) {
+      if (!(s instanceof Registry) && !isPromRegistry(s)) {
         throw typeError(`${where} option "registry"`, 'a probekit registry (probe, createProbe()) or a prom-client Registry, or a list of them', s);
       }
-      sources.push(s as Source);
+      sources.push(s);
     }
     if (sources.length === 0) throw typeError(`${where} option "registry"`, 'at least one registry', opts.registry);
     const dm = opts.defaultMetrics;
@@ -73,7 +77,7 @@ export class Exposition {
     this.sources = sources;
     this.windowQuantiles = opts.windowQuantiles === true;
     this.onError = opts.onError as ((error: Error) => void) | undefined;
-    const self = sources.find((s): s is Probe => s instanceof Probe) ?? defaultProbe;
+    const self = sources.find((s): s is Registry => s instanceof Registry) ?? defaultRegistry;
     this.errors = self.selfCounter('probekit_exporter_errors', 'Exporter failures (scrape, send, serialisation), by exporter', ['exporter']);
     if (sources.length > 1) checkUnique(sources, defaults);
   }
@@ -118,7 +122,7 @@ export class Exposition {
       },
     };
     for (const source of this.sources) {
-      if (source instanceof Probe) await writeProbe(source, parts, options);
+      if (source instanceof Registry) await writeProbe(source, parts, options);
       else await writePromRegistry(source, parts, options);
     }
     if (format.openMetrics) parts.push('# EOF\n');
@@ -131,7 +135,7 @@ export class Exposition {
 const PACE_MS = 5;
 
 /** Every name a probekit registry may write (see exposedNames), without the self-metrics every registry has. */
-function probeSampleNames(p: Probe): string[] {
+function probeSampleNames(p: Registry): string[] {
   const out: string[] = [];
   for (const f of p.families()) {
     if (p.isSelf(f)) continue;
@@ -141,7 +145,7 @@ function probeSampleNames(p: Probe): string[] {
 }
 
 /** How an error message names source `i`. */
-function sourceName(sources: readonly Source[], i: number, defaults: PromRegistry | undefined): string {
+function sourceName(sources: readonly Checked[], i: number, defaults: PromRegistry | undefined): string {
   return sources[i] === defaults ? 'the default metrics (option "defaultMetrics")' : `registry #${i + 1} of the "registry" option`;
 }
 
@@ -149,10 +153,10 @@ function sourceName(sources: readonly Source[], i: number, defaults: PromRegistr
  * Throws when two sources would write one sample name (a family, or a name a family
  * derives: `_total`, `_bucket`, `_sum`…): a clear error now, not a broken scrape.
  */
-function checkUnique(sources: readonly Source[], defaults: PromRegistry | undefined): void {
+function checkUnique(sources: readonly Checked[], defaults: PromRegistry | undefined): void {
   const owner = new Map<string, number>();
   sources.forEach((source, i) => {
-    const names = source instanceof Probe ? probeSampleNames(source) : promSampleNames(source);
+    const names = source instanceof Registry ? probeSampleNames(source) : promSampleNames(source);
     for (const name of names) {
       const first = owner.get(name);
       if (first !== undefined && first !== i) {

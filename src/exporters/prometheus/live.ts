@@ -9,7 +9,7 @@ import { Histogram } from '../../probes/histogram.js';
 import { Meter } from '../../probes/meter.js';
 import { Metric } from '../../probes/metric.js';
 import { exportsSeconds, familyName } from '../../probes/names.js';
-import type { Probe } from '../../probes/probe.js';
+import type { Registry } from '../../probes/probe.js';
 import { msPerUnit } from '../../probes/histogram.js';
 import { escapeLabelValue, type Format, formatValue, header, labelText, withLabel } from './format.js';
 
@@ -179,7 +179,7 @@ function* writeHistogram(family: Family<Histogram>, options: WriteOptions): Gene
 }
 
 /** Appends every family of `probe` to `parts`, yielding when `options.pace` asks. */
-export async function writeProbe(probe: Probe, parts: string[], options: WriteOptions): Promise<void> {
+export async function writeProbe(probe: Registry, parts: string[], options: WriteOptions): Promise<void> {
   for (const family of probe.families()) {
     const root = family.root;
     // Counters and histograms come in slices of SLICE series, so even one huge family
