@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import client from 'prom-client';
 import { createProbe } from '../dist/index.js';
-import { baselineCases, BUCKETS, LABEL_SETS } from './lib/baselines.mjs';
+import { baselineCases, BUCKETS, LABEL_SETS, NUMERIC_LABEL_SETS } from './lib/baselines.mjs';
 import { sink } from './lib/harness.mjs';
 import { GROUPS } from './groups.mjs';
 
@@ -61,7 +61,9 @@ export function probeCases(values) {
 
   cases.push(base.map(GROUPS.labelled));
   add(GROUPS.labelled, 'probekit', (n) => { for (let i = 0; i < n; i++) pl.labels(LABEL_SETS[i & 3]).inc(); }, '`labels(set).inc()`');
+  add(GROUPS.labelled, 'probekit', (n) => { for (let i = 0; i < n; i++) pl.labels(NUMERIC_LABEL_SETS[i & 3]).inc(); }, '`labels(set).inc()`, numeric `status`');
   add(GROUPS.labelled, 'prom-client 15', (n) => { for (let i = 0; i < n; i++) cl.inc(LABEL_SETS[i & 3]); }, '`inc(set)`');
+  add(GROUPS.labelled, 'prom-client 15', (n) => { for (let i = 0; i < n; i++) cl.inc(NUMERIC_LABEL_SETS[i & 3]); }, '`inc(set)`, numeric `status`');
   add(GROUPS.labelled, 'OpenTelemetry sdk-metrics 2', (n) => { for (let i = 0; i < n; i++) ol.add(1, LABEL_SETS[i & 3]); }, '`add(1, set)`');
 
   cases.push(base.plain(GROUPS.held));

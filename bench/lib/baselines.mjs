@@ -27,6 +27,8 @@ export const LABEL_SETS = [
   { method: 'GET', status: '404' },
   { method: 'PUT', status: '500' },
 ];
+/** The same label sets with the status as a number, as `res.statusCode` gives it. */
+export const NUMERIC_LABEL_SETS = LABEL_SETS.map((l) => ({ method: l.method, status: Number(l.status) }));
 export const LABEL_KEYS = LABEL_SETS.map((l) => `${l.method}|${l.status}`);
 
 export function baselineCases(values) {

@@ -6,7 +6,7 @@ import type { Counter } from '../probes/counter.js';
 import type { Meter } from '../probes/meter.js';
 import { defaultRegistry, Registry } from '../probes/probe.js';
 import type { Probe } from '../probes/types.js';
-import { checkInteger, checkKnownKeys, checkObject } from '../probes/validate.js';
+import { checkInteger, checkKnownKeys, checkObject, invalidArgument } from '../probes/validate.js';
 import { storage, thrownFrom } from './frame.js';
 import { type ErrorRecord, mergeContext, toRecord } from './record.js';
 
@@ -128,7 +128,7 @@ export class ErrorStore {
    * `probekit_error_listener_failures_total`, never rethrown.
    */
   onError(listener: ErrorListener): () => void {
-    if (typeof listener !== 'function') throw new TypeError(`probekit: onError() argument must be a function, got ${typeof listener}`);
+    if (typeof listener !== 'function') throw invalidArgument(`probekit: onError() argument must be a function, got ${typeof listener}`);
     this.listeners.add(listener);
     return () => {
       this.listeners.delete(listener);

@@ -20,6 +20,7 @@ import {
   checkKnownKeys,
   checkObject,
   checkPositive,
+  invalidArgument,
   optionalString,
   rangeError,
   typeError,
@@ -139,7 +140,7 @@ export function statsd(options: StatsdOptions = {}): StatsdExporter {
   if (opts.onError !== undefined && typeof opts.onError !== 'function') throw typeError('statsd() option "onError"', 'a function', opts.onError);
   const onError = opts.onError as ((e: Error) => void) | undefined;
   if (registry.histogramTap !== undefined) {
-    throw new TypeError('probekit: statsd(): this registry already has a StatsD exporter; close() it first (one exporter collects the histogram observations)');
+    throw invalidArgument('probekit: statsd(): this registry already has a StatsD exporter; close() it first (one exporter collects the histogram observations)');
   }
 
   const errors = registry.selfCounter('probekit_exporter_errors', 'Exporter failures (scrape, send, serialisation), by exporter', ['exporter']).labels({

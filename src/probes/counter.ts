@@ -29,33 +29,44 @@ export class Counter<L extends string = string> {
   }
 
   /**
-   * Adds `n` (default 1). NaN, ±Infinity, a non-number, or a negative `n` on a
-   * monotonic counter is dropped and counted in `probekit_dropped_values_total`.
+   * Adds `n` (default 1). NaN, ±Infinity, a non-number, a negative `n` on a monotonic
+   * counter, or an `n` that would take the count past `Number.MAX_VALUE` is dropped and
+   * counted in `probekit_dropped_values_total`.
    */
   inc(n = 1): void {
-    // `n - n !== 0` rejects NaN and both infinities in one comparison.
-    if (typeof n !== 'number' || n - n !== 0 || n < this._floor) {
+    if (typeof n !== 'number' || n < this._floor) {
       this._family.drop();
       return;
     }
-    this._value += n;
+    // One check covers a NaN or infinite `n` and an overflowing sum: `v - v` is 0 only for finite v.
+    const v = this._value + n;
+    if (v - v !== 0) {
+      this._family.drop();
+      return;
+    }
+    this._value = v;
   }
 
   /**
-   * Subtracts `n` (default 1). Throws a `TypeError` on a monotonic counter: that is a
-   * programming error, found at the first call. Bad values are dropped and counted.
+   * Subtracts `n` (default 1). On a monotonic counter (whose type has no `dec()`) the call
+   * is dropped, counted and warned about once: a `dec()` in a rarely taken branch must
+   * not crash production. Bad values are dropped and counted.
    */
   dec(n = 1): void {
     if (this._floor === 0) {
-      throw new TypeError(
-        `probekit: dec() called on monotonic counter "${this._family.name}"; a monotonic counter only goes up (use reset(), or create it without monotonic: true)`,
-      );
+      this._family.decOnMonotonic();
+      return;
     }
-    if (typeof n !== 'number' || n - n !== 0) {
+    if (typeof n !== 'number') {
       this._family.drop();
       return;
     }
-    this._value -= n;
+    const v = this._value - n;
+    if (v - v !== 0) {
+      this._family.drop();
+      return;
+    }
+    this._value = v;
   }
 
   /** Sets the count back to 0 (exporters see a counter reset, as after a restart). */

@@ -21,6 +21,7 @@ export interface FamilyOwner {
   countDropped(family: Family<unknown>): void;
   countFolded(family: Family<unknown>): void;
   countFailedRead(family: Family<unknown>): void;
+  countInvalidLabels(family: Family<unknown>): void;
   /** Taps new histogram families get (an exporter that sends each observation asked for them). */
   readonly histogramTap: TapConfig | undefined;
 }
@@ -37,7 +38,14 @@ export interface FamilyInfo {
   readonly signature: string;
 }
 
-type Node<S> = Map<string, Node<S> | S>;
+/**
+ * One level of the label tree. An inner node also knows its own key and its parent, so a
+ * miss deep in the tree recovers the values already read without the hit path keeping them.
+ */
+interface Node<S> extends Map<string, Node<S> | S> {
+  key?: string;
+  up?: Node<S>;
+}
 
 export class Family<S> implements FamilyInfo {
   readonly kind: Kind;
@@ -54,9 +62,13 @@ export class Family<S> implements FamilyInfo {
   readonly root: S;
   /** Labelled series in creation order (the overflow series last, once it exists). */
   readonly children: S[] = [];
-  private readonly tree: Node<S> = new Map();
+  private readonly tree: Node<S> = new Map() as Node<S>;
   private readonly create: (family: Family<S>, labels: LabelValues) => S;
   private overflow: S | undefined;
+  /** Label values read by the current `labels()` call, one per label name. */
+  private readonly scratch: unknown[];
+  private warnedLabels = false;
+  private warnedDec = false;
   /** @internal Raw-value taps an exporter asked for (histograms only); see tap.ts. */
   tap: TapConfig | undefined = undefined;
 
@@ -76,6 +88,7 @@ export class Family<S> implements FamilyInfo {
     this.labelNames = info.labelNames;
     this.signature = info.signature;
     this.create = create;
+    this.scratch = info.labelNames.map(() => undefined);
     if (info.kind === 'histogram') this.tap = owner.histogramTap;
     this.root = create(this, Object.freeze({}));
   }
@@ -85,34 +98,148 @@ export class Family<S> implements FamilyInfo {
     this.owner.countDropped(this as Family<unknown>);
   }
 
+  /** Counts a `dec()` on a monotonic counter, warning once per family. */
+  decOnMonotonic(): void {
+    this.owner.countDropped(this as Family<unknown>);
+    if (this.warnedDec) return;
+    this.warnedDec = true;
+    process.emitWarning(
+      `probekit: dec() called on monotonic counter "${this.name}"; a monotonic counter only goes up, so the call was dropped ` +
+        '(counted in probekit_dropped_values_total; use reset(), or create the counter without monotonic: true).',
+      { code: 'PROBEKIT_MONOTONIC_DEC' },
+    );
+  }
+
   /** Counts a value function that threw or returned something unusable. */
   failedRead(): void {
     this.owner.countFailedRead(this as Family<unknown>);
   }
 
   /**
-   * The child series for `values`. The hit path walks one Map per label name and
-   * counts the object's keys with `for...in` (no allocation) so extra labels are caught
-   * even when the declared ones hit the cache.
+   * The child series for `values`; never throws. The hit path walks one Map per label
+   * name and counts the object's keys with `for...in` (no allocation) so extra labels are
+   * caught even when the declared ones hit the cache. Each value is read once: a miss or
+   * a value that is not a string continues in {@link Family.slow} from the values already
+   * read (a getter cannot slip in a different value after the check).
    */
-  child(values: LabelValues): S {
+  child(values: unknown): S {
+    try {
+      return this.lookup(values as Record<string, unknown>);
+    } catch {
+      // A Proxy whose traps throw, a getter that throws: every label takes the fallback.
+      this.scratch.fill(undefined);
+      return this.invalid(undefined, 'reading the label values threw');
+    }
+  }
+
+  private lookup(values: Record<string, unknown>): S {
     const names = this.labelNames;
     let keys = 0;
     for (const _ in values) keys++;
-    if (keys !== names.length || names.length === 0) return this.reject(values);
+    if (keys !== names.length || names.length === 0 || typeof values !== 'object') return this.slow(values, 0);
     let node: Node<S> = this.tree;
     const last = names.length - 1;
     for (let i = 0; i < last; i++) {
-      const value = values[names[i] as string];
-      if (typeof value !== 'string') return this.reject(values);
-      const next = node.get(value) as Node<S> | undefined;
-      if (next === undefined) return this.miss(values);
+      const raw = values[names[i] as string];
+      let key = raw;
+      if (typeof raw !== 'string') {
+        key = labelText(raw); // `{ status: 200 }` is `{ status: '200' }`
+        if (key === undefined) return this.resume(values, node, i, raw);
+      }
+      const next = node.get(key as string) as Node<S> | undefined;
+      if (next === undefined) return this.resume(values, node, i, key);
       node = next;
     }
-    const value = values[names[last] as string];
-    if (typeof value !== 'string') return this.reject(values);
-    const found = node.get(value) as S | undefined;
-    return found === undefined ? this.miss(values) : found;
+    const raw = values[names[last] as string];
+    let key = raw;
+    if (typeof raw !== 'string') {
+      key = labelText(raw);
+      if (key === undefined) return this.resume(values, node, last, raw);
+    }
+    const found = node.get(key as string) as S | undefined;
+    return found === undefined ? this.resume(values, node, last, key) : found;
+  }
+
+  /** Continues a lookup that stopped at label `i` of `node`: the keys above it come from the tree. */
+  private resume(values: Record<string, unknown>, node: Node<S>, i: number, raw: unknown): S {
+    const scratch = this.scratch;
+    scratch[i] = raw;
+    for (let k = i - 1; k >= 0; k--) {
+      scratch[k] = node.key;
+      node = node.up as Node<S>;
+    }
+    return this.slow(values, i + 1);
+  }
+
+  /**
+   * Off the hit path: finishes reading the values (`scratch` holds the first `read`),
+   * turns numbers, booleans and bigints into strings, puts `''` for a value that is
+   * missing or not a primitive, ignores unknown label names, and counts and warns about
+   * anything that was not a clean label set.
+   */
+  private slow(values: Record<string, unknown>, read: number): S {
+    const names = this.labelNames;
+    if (names.length === 0) return this.invalid(undefined, 'it declares no labels; declare them with the "labels" option');
+    if (values === null || typeof values !== 'object') return this.invalid(undefined, `labels() must be given an object, got ${describe(values)}`);
+    const scratch = this.scratch;
+    for (let i = read; i < names.length; i++) scratch[i] = values[names[i] as string];
+    let problem: string | undefined;
+    const copy: Record<string, string> = {};
+    for (let i = 0; i < names.length; i++) {
+      const raw = scratch[i];
+      scratch[i] = undefined; // hold no reference to the application's values
+      const text = labelText(raw);
+      if (text === undefined) problem ??= `label "${names[i] as string}" is ${raw === undefined ? 'missing' : describe(raw)}`;
+      copy[names[i] as string] = text ?? '';
+    }
+    if (problem === undefined) {
+      for (const name in values) {
+        if (!names.includes(name)) {
+          problem = `unknown label "${name}"`;
+          break;
+        }
+      }
+    }
+    if (problem !== undefined) return this.invalid(copy, problem);
+    return this.find(copy);
+  }
+
+  /**
+   * The fallback for a bad label set: `copy` (or `''` for every label), counted in
+   * `probekit_invalid_labels_total{metric}` with one process warning per family.
+   */
+  private invalid(copy: Record<string, string> | undefined, problem: string): S {
+    this.owner.countInvalidLabels(this as Family<unknown>);
+    if (!this.warnedLabels) {
+      this.warnedLabels = true;
+      process.emitWarning(
+        `probekit: ${this.kind} "${this.name}".labels(): ${problem}; ` +
+          (this.labelNames.length === 0
+            ? 'the call records into the unlabelled series'
+            : `expected exactly ${this.labelNames.join(', ')}, each a string, number, boolean or bigint; a missing or unusable value becomes '' and unknown names are ignored`) +
+          ' (counted in probekit_invalid_labels_total; further problems with this metric are counted, not warned).',
+        { code: 'PROBEKIT_INVALID_LABELS' },
+      );
+    }
+    if (this.labelNames.length === 0) return this.root;
+    if (copy === undefined) {
+      copy = {};
+      for (const name of this.labelNames) copy[name] = '';
+    }
+    return this.find(copy);
+  }
+
+  /** The series for a clean label set (every declared name, string values): found, created, or folded. */
+  private find(copy: Record<string, string>): S {
+    const names = this.labelNames;
+    let node: Node<S> = this.tree;
+    for (let i = 0; i < names.length - 1; i++) {
+      const next = node.get(copy[names[i] as string] as string) as Node<S> | undefined;
+      if (next === undefined) return this.miss(copy);
+      node = next;
+    }
+    const found = node.get(copy[names[names.length - 1] as string] as string) as S | undefined;
+    return found === undefined ? this.miss(copy) : found;
   }
 
   /** Every series: the root, then the labelled children. */
@@ -135,21 +262,19 @@ export class Family<S> implements FamilyInfo {
     return this.children.length;
   }
 
-  private miss(values: LabelValues): S {
+  private miss(copy: Record<string, string>): S {
     const names = this.labelNames;
-    // The hit path stops at the first unseen value: check every label before creating anything.
-    for (const name of names) if (typeof values[name] !== 'string') return this.reject(values);
     const tracked = this.overflow === undefined ? this.children.length : this.children.length - 1;
     if (tracked >= this.maxSeries) return this.fold();
-    const copy: Record<string, string> = {};
-    for (const name of names) copy[name] = values[name] as string;
     const series = this.create(this, Object.freeze(copy));
     let node: Node<S> = this.tree;
     for (let i = 0; i < names.length - 1; i++) {
       const key = copy[names[i] as string] as string;
       let next = node.get(key) as Node<S> | undefined;
       if (next === undefined) {
-        next = new Map();
+        next = new Map() as Node<S>;
+        next.key = key;
+        next.up = node;
         node.set(key, next);
       }
       node = next;
@@ -177,33 +302,18 @@ export class Family<S> implements FamilyInfo {
     }
     return this.overflow;
   }
+}
 
-  private reject(values: unknown): never {
-    const where = `${this.kind} "${this.name}".labels()`;
-    if (this.labelNames.length === 0) {
-      throw new TypeError(`probekit: ${where}: this ${this.kind} declares no labels; declare them with the "labels" option`);
-    }
-    if (values === null || typeof values !== 'object') {
-      throw new TypeError(
-        `probekit: ${where} must be given an object with the labels ${this.labelNames.join(', ')}, got ${describe(values)}`,
-      );
-    }
-    const given = values as Record<string, unknown>;
-    for (const name of this.labelNames) {
-      if (!(name in given)) {
-        throw new TypeError(`probekit: ${where} is missing label "${name}"; expected exactly: ${this.labelNames.join(', ')}`);
-      }
-      const value = given[name];
-      if (typeof value !== 'string') {
-        throw new TypeError(`probekit: ${where} label "${name}" must be a string, got ${describe(value)}`);
-      }
-    }
-    for (const name in given) {
-      if (!this.labelNames.includes(name)) {
-        throw new TypeError(`probekit: ${where} got unknown label "${name}"; expected exactly: ${this.labelNames.join(', ')}`);
-      }
-    }
-    /* c8 ignore next */
-    throw new TypeError(`probekit: ${where} got invalid labels ${describe(values)}`);
+/** A label value's string form: strings as they are, numbers, booleans and bigints by `String()`; `undefined` for anything else. */
+function labelText(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return String(value);
+    default:
+      return undefined;
   }
 }

@@ -1,5 +1,5 @@
 import type { Family, LabelValues } from './family.js';
-import { HI, KEY_SHIFT, keyOf, LogStore, lowerBound, midpoint } from './sketch.js';
+import { HI, KEY_SHIFT, keyOf, LogStore, lowerBound, MAX_KEYS, midpoint } from './sketch.js';
 import { Tap } from './tap.js';
 import { ringIndex, type TimeSource } from './time.js';
 import type { HistogramValue } from './types.js';
@@ -171,6 +171,8 @@ export class Histogram<L extends string = string> {
   /** @internal */ readonly _time: TimeSource;
   /** @internal */ readonly _percentiles: readonly number[];
   /** @internal */ readonly _percentileKeys: readonly string[];
+  /** @internal Each percentile as an exact fraction, for exact ranks. */
+  readonly _ranks: readonly Fraction[];
   /** @internal */ readonly _timerScale: number;
   /** @internal */ readonly _family: Family<Histogram<L>>;
   /** @internal Raw observations for an exporter that sends each value (StatsD); usually none. */
@@ -193,6 +195,7 @@ export class Histogram<L extends string = string> {
     this._counts = new Float64Array(layout.bounds.length + 1);
     this._percentiles = percentiles;
     this._percentileKeys = percentiles.map(percentileKey);
+    this._ranks = percentiles.map(exactFraction);
     this._timerScale = 1 / (msPerUnit(family.unit) ?? 1000);
     this._stepMs = (timeframe * 1000) / HISTOGRAM_STEPS;
     this._steps = Array.from({ length: HISTOGRAM_STEPS }, () => new WindowStep());
@@ -203,18 +206,27 @@ export class Histogram<L extends string = string> {
   }
 
   /**
-   * Records one observation. NaN, ±Infinity or a non-number is dropped and counted in
-   * `probekit_dropped_values_total`.
+   * Records one observation. NaN, ±Infinity, a non-number, or a value that would take the
+   * sum past `Number.MAX_VALUE` is dropped and counted in `probekit_dropped_values_total`.
    */
   observe(v: number): void {
-    if (typeof v !== 'number' || v - v !== 0) {
+    if (typeof v !== 'number') {
       this._family.drop();
       return;
     }
     if (this._time.tick !== this._seen) this._sync(this._time.now());
-    this._count++;
-    this._sum += v;
     const w = this._win;
+    // `x - x` is 0 only for finite x: one check each covers a NaN or infinite `v` and a
+    // sum (all-time or this window step's) that would overflow past Number.MAX_VALUE.
+    const sum = this._sum + v;
+    const stepSum = w.sum + v;
+    if (sum - sum !== 0 || stepSum - stepSum !== 0) {
+      this._family.drop();
+      return;
+    }
+    this._count++;
+    this._sum = sum;
+    w.sum = stepSum;
     let i: number;
     if (v >= SMALLEST_NORMAL) {
       // The sketch key comes from the float's bits (see sketch.ts), no Math.log, and the
@@ -237,7 +249,6 @@ export class Histogram<L extends string = string> {
       w.addOther(v);
       i = bucketIndex(this._layout.bounds, v);
     }
-    w.sum += v;
     if (v < w.min) w.min = v;
     if (v > w.max) w.max = v;
     const tap = this._tap;
@@ -282,9 +293,9 @@ export class Histogram<L extends string = string> {
       windowCount: count,
       min: count === 0 ? null : min,
       max: count === 0 ? null : max,
-      mean: count === 0 ? null : sum / count,
+      mean: count === 0 ? null : mean(steps, sum, count),
     };
-    const values = count === 0 ? undefined : quantiles(pos, neg, zeros, count, this._percentiles, min, max);
+    const values = count === 0 ? undefined : quantiles(pos, neg, zeros, count, this._ranks, min, max);
     for (let i = 0; i < this._percentileKeys.length; i++) {
       out[this._percentileKeys[i] as string] = values === undefined ? null : (values[i] as number);
     }
@@ -340,16 +351,55 @@ export class HistogramTimer {
   }
 }
 
+/** A percentile as the exact decimal it was written as: `0.07` is 7/100, not the double nearest it. */
+export interface Fraction {
+  readonly num: bigint;
+  readonly den: bigint;
+}
+
 /**
- * Nearest-rank percentiles (rank ⌈q·n⌉) over the merged window: negatives from the most
- * negative up, then zeros, then positives; each reported as its bucket's midpoint,
- * clamped to the window's exact min and max.
+ * `q` as the fraction of its shortest decimal form (the digits JavaScript prints, so
+ * `0.07` → 7/100 and `1e-7` → 1/10000000). Nearest ranks computed from it are exact;
+ * `Math.ceil(0.07 * 100)` is 8 in floating point.
  */
-function quantiles(pos: Merged, neg: Merged, zeros: number, count: number, qs: readonly number[], min: number, max: number): number[] {
+export function exactFraction(q: number): Fraction {
+  const [mantissa = '0', exponent = '0'] = String(q).split('e');
+  const [whole = '0', frac = ''] = mantissa.split('.');
+  let num = BigInt(whole + frac);
+  let den = 10n ** BigInt(frac.length);
+  const e = Number(exponent);
+  if (e > 0) num *= 10n ** BigInt(e);
+  else den *= 10n ** BigInt(-e);
+  return { num, den };
+}
+
+/** The nearest rank ⌈q·n⌉ of fraction `q` among `n` values, exactly, clamped to [1, n]. */
+export function nearestRank(q: Fraction, n: number): number {
+  const big = BigInt(n);
+  const rank = Number((q.num * big + q.den - 1n) / q.den);
+  return rank < 1 ? 1 : rank > n ? n : rank;
+}
+
+/** The window's mean; when the steps' sums add past Number.MAX_VALUE, summed as sum/count per step. */
+function mean(steps: readonly WindowStep[], sum: number, count: number): number {
+  if (sum - sum === 0) return sum / count;
+  let out = 0;
+  for (const s of steps) out += s.sum / count;
+  return out;
+}
+
+/**
+ * Nearest-rank percentiles (exact rank ⌈q·n⌉) over the merged window: negatives from the
+ * most negative up, then zeros, then positives; each reported as its bucket's midpoint,
+ * clamped to the window's exact min and max. Rank 1 is the exact min, rank n the exact max.
+ */
+function quantiles(pos: Merged, neg: Merged, zeros: number, count: number, ranks: readonly Fraction[], min: number, max: number): number[] {
   const out: number[] = [];
-  for (const q of qs) {
-    const rank = Math.min(count, Math.max(1, Math.ceil(q * count)));
-    out.push(Math.min(max, Math.max(min, valueAtRank(rank, pos, neg, zeros))));
+  for (const q of ranks) {
+    const rank = nearestRank(q, count);
+    if (rank === 1) out.push(min);
+    else if (rank === count) out.push(max);
+    else out.push(Math.min(max, Math.max(min, valueAtRank(rank, pos, neg, zeros))));
   }
   return out;
 }
@@ -360,6 +410,11 @@ interface Merged {
   readonly total: number;
 }
 
+/**
+ * One side's counts over every step of the window, capped like a store at
+ * {@link MAX_KEYS} buckets below the highest key (keys under that fold into the lowest
+ * bucket), so a read allocates at most 16 KiB per side whatever the steps hold.
+ */
 function merge(steps: readonly WindowStep[], side: 'pos' | 'neg'): Merged {
   let lo = Infinity;
   let hi = -Infinity;
@@ -370,16 +425,17 @@ function merge(steps: readonly WindowStep[], side: 'pos' | 'neg'): Merged {
     hi = Math.max(hi, store.offset + store.counts.length - 1);
   }
   if (lo === Infinity) return { counts: new Float64Array(0), offset: 0, total: 0 };
+  lo = Math.max(lo, hi - MAX_KEYS + 1);
   const counts = new Float64Array(hi - lo + 1);
   let total = 0;
   for (const s of steps) {
     const store = s[side];
     if (s.empty) continue;
-    const shift = store.offset - lo;
     for (let i = 0; i < store.counts.length; i++) {
       const c = store.counts[i] as number;
       if (c !== 0) {
-        counts[shift + i] = (counts[shift + i] as number) + c;
+        const j = Math.max(store.offset + i, lo) - lo;
+        counts[j] = (counts[j] as number) + c;
         total += c;
       }
     }

@@ -51,18 +51,25 @@ export class Meter<L extends string = string> {
   }
 
   /**
-   * Records `n` events (default 1). A negative, NaN, infinite or non-number `n` is
-   * dropped and counted in `probekit_dropped_values_total`.
+   * Records `n` events (default 1). A negative, NaN, infinite or non-number `n`, or one
+   * that would take the total past `Number.MAX_VALUE`, is dropped and counted in
+   * `probekit_dropped_values_total`.
    */
   mark(n = 1): void {
-    if (typeof n !== 'number' || !(n >= 0) || n === Infinity) {
+    if (typeof n !== 'number' || !(n >= 0)) {
+      this._family.drop();
+      return;
+    }
+    // Covers an infinite `n` and a total that would overflow.
+    const total = this._total + n;
+    if (total === Infinity) {
       this._family.drop();
       return;
     }
     // The clock is read only when the shared ticker moved since the last call.
     if (this._time.tick !== this._seen) this._sync(this._time.now());
     this._current += n;
-    this._total += n;
+    this._total = total;
   }
 
   /** The rate over the sliding window, in events per `samples` seconds. */
@@ -75,13 +82,13 @@ export class Meter<L extends string = string> {
     let count = this._current;
     if (age < this._timeframeMs) {
       for (let i = 0; i < n; i++) count += ring[i] as number;
-      return (count * this._samples * 1000) / Math.max(age, this._stepMs);
+      return finite((count * this._samples * 1000) / Math.max(age, this._stepMs));
     }
     const step = this._step;
     for (let k = 1; k < n; k++) count += ring[ringIndex(step - k, n)] as number;
     const inside = 1 - (now - step * this._stepMs) / this._stepMs;
     count += (ring[ringIndex(step, n)] as number) * inside;
-    return (count * this._samples * 1000) / this._timeframeMs;
+    return finite((count * this._samples * 1000) / this._timeframeMs);
   }
 
   /** Events marked since the meter was created (all time, not windowed). */
@@ -109,4 +116,9 @@ export class Meter<L extends string = string> {
     this._current = 0;
     this._step = step;
   }
+}
+
+/** A rate whose true value exceeds what a double holds reads as Number.MAX_VALUE, never Infinity. */
+function finite(rate: number): number {
+  return rate === Infinity ? Number.MAX_VALUE : rate;
 }

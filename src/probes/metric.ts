@@ -6,17 +6,50 @@ export type { MetricInput, MetricValue } from './types.js';
 /** Outcome of reading a metric: its value, or why it could not be read. */
 export type MetricReading = { readonly ok: true; readonly value: MetricValue } | { readonly ok: false; readonly error: string };
 
-function usable(value: unknown): value is MetricValue {
+/**
+ * `value` as a metric value, or `undefined` when it is not one. Never throws, whatever
+ * `value` is (a Proxy whose traps throw, a null-prototype object, a Date subclass with a
+ * hostile getTime): a Date comes back as a new plain Date, so nothing read later can
+ * behave differently from what was checked here.
+ */
+export function metricValue(value: unknown): MetricValue | undefined {
   switch (typeof value) {
     case 'number':
-      return value - value === 0;
+      return value - value === 0 ? value : undefined;
     case 'boolean':
     case 'string':
-      return true;
+      return value;
     case 'object':
-      return value instanceof Date && !Number.isNaN(value.getTime());
+      try {
+        if (!(value instanceof Date)) return undefined;
+        const time = Date.prototype.getTime.call(value);
+        return Number.isNaN(time) ? undefined : new Date(time);
+      } catch {
+        return undefined;
+      }
     default:
-      return false;
+      return undefined;
+  }
+}
+
+/** Marks a thenable's rejection as handled, so a value function returning a rejecting Promise cannot crash the process. */
+function silence(value: object): void {
+  try {
+    const then = (value as { then?: unknown }).then;
+    if (typeof then === 'function') then.call(value, undefined, () => {});
+  } catch {
+    // A hostile thenable: nothing more to do with it.
+  }
+}
+
+/** A thrown value or returned value as short text, whatever it is. */
+function shown(value: unknown): string {
+  try {
+    if (value instanceof Error) return String(value.message);
+    if (typeof value === 'object' && value !== null) return Object.prototype.toString.call(value);
+    return String(value);
+  } catch {
+    return typeof value;
   }
 }
 
@@ -45,13 +78,13 @@ export class Metric {
    * counted in `probekit_dropped_values_total`; the previous value stays.
    */
   set(value: MetricInput): void {
-    if (typeof value === 'number') {
-      if (value - value === 0) this._value = value;
-      else this._family.drop();
+    if (typeof value === 'function') {
+      this._value = value;
       return;
     }
-    if (typeof value === 'function' || usable(value)) this._value = value;
-    else this._family.drop();
+    const checked = metricValue(value);
+    if (checked === undefined) this._family.drop();
+    else this._value = checked;
   }
 
   /**
@@ -64,7 +97,12 @@ export class Metric {
     return read.ok ? read.value : undefined;
   }
 
-  /** @internal Reads the value, reporting failures instead of throwing. */
+  /**
+   * @internal Reads the value, reporting failures instead of throwing: a value function
+   * that throws (anything), returns a Promise or thenable (its rejection is handled
+   * here, so it cannot crash the process) or returns something unusable is counted in
+   * `probekit_failed_reads_total` and read as failed.
+   */
   read(): MetricReading {
     const input = this._value;
     if (typeof input !== 'function') {
@@ -75,16 +113,23 @@ export class Metric {
       out = input();
     } catch (err) {
       this._family.failedRead();
-      return { ok: false, error: `value function threw: ${err instanceof Error ? err.message : String(err)}` };
+      return { ok: false, error: `value function threw: ${shown(err)}` };
     }
-    if (usable(out)) return { ok: true, value: out };
+    const value = metricValue(out);
+    if (value !== undefined) return { ok: true, value };
     this._family.failedRead();
-    let shown: string;
-    try {
-      shown = typeof out === 'object' && out !== null ? Object.prototype.toString.call(out) : String(out);
-    } catch {
-      shown = typeof out;
+    if ((typeof out === 'object' && out !== null) || typeof out === 'function') {
+      silence(out);
+      if (isThenable(out)) return { ok: false, error: 'value function returned a Promise; value functions must return a value synchronously' };
     }
-    return { ok: false, error: `value function returned an unusable value: ${shown}` };
+    return { ok: false, error: `value function returned an unusable value: ${shown(out)}` };
+  }
+}
+
+function isThenable(value: object): boolean {
+  try {
+    return typeof (value as { then?: unknown }).then === 'function';
+  } catch {
+    return false;
   }
 }

@@ -2,7 +2,7 @@ import { Counter } from './counter.js';
 import { Family } from './family.js';
 import { BucketLayout, DEFAULT_BUCKETS_SECONDS, DEFAULT_PERCENTILES, Histogram, HISTOGRAM_STEPS, msPerUnit } from './histogram.js';
 import { Meter, METER_STEPS } from './meter.js';
-import { Metric } from './metric.js';
+import { Metric, metricValue } from './metric.js';
 import { exposedNames, isExportName, isLabelName, toExportName, withPrefix } from './names.js';
 import { snapshotFamily } from './snapshot.js';
 import type { TapConfig } from './tap.js';
@@ -35,7 +35,9 @@ import {
   checkPositive,
   checkString,
   describe,
+  invalidArgument,
   optionalString,
+  outOfRange,
   rangeError,
   typeError,
 } from './validate.js';
@@ -46,6 +48,7 @@ const MAX_BUCKETS = 65_000;
 const SELF_DROPPED = 'probekit_dropped_values';
 const SELF_FOLDED = 'probekit_folded_label_sets';
 const SELF_FAILED = 'probekit_failed_reads';
+const SELF_INVALID_LABELS = 'probekit_invalid_labels';
 
 type AnyFamily = Family<unknown>;
 
@@ -69,6 +72,7 @@ export class Registry implements Probe {
   private readonly dropped: Counter<'metric'>;
   private readonly folded: Counter<'metric'>;
   private readonly failedReads: Counter<'metric'>;
+  private readonly invalidLabels: Counter<'metric'>;
   private closed = false;
   /** @internal Taps for new histograms, while a StatsD exporter reads this registry. */
   histogramTap: TapConfig | undefined = undefined;
@@ -91,9 +95,10 @@ export class Registry implements Probe {
     this.time = new TimeSource(opts.clock as Clock | undefined);
     const self = (name: string, help: string): Counter<'metric'> =>
       this.register<Counter<'metric'>>('counter', name, { help, labels: ['metric'], monotonic: true }, true, (f, l) => new Counter(f, l, true)).root;
-    this.dropped = self(SELF_DROPPED, 'Values that recording calls rejected (NaN, infinite, non-number, negative increments), by metric');
+    this.dropped = self(SELF_DROPPED, 'Values that recording calls dropped (NaN, infinite, non-number, negative increments, overflow past Number.MAX_VALUE, dec() on a monotonic counter), by metric');
     this.folded = self(SELF_FOLDED, 'Calls whose new label set was folded into the overflow series by the cardinality cap, by metric');
-    this.failedReads = self(SELF_FAILED, 'Metric value functions that threw or returned an unusable value, by metric');
+    this.failedReads = self(SELF_FAILED, 'Metric value functions that threw, rejected or returned an unusable value, by metric');
+    this.invalidLabels = self(SELF_INVALID_LABELS, "labels() calls given a missing, unusable or unknown label, recorded with the fallback value '', by metric");
   }
 
   /**
@@ -107,9 +112,10 @@ export class Registry implements Probe {
     const name = checkString('metric() option "name"', opts.name);
     const unit = optionalString('metric() option "unit"', opts.unit);
     const help = optionalString('metric() option "help"', opts.help);
-    const value = opts.value;
-    if (value !== undefined && typeof value !== 'function' && !isMetricValue(value)) {
-      throw typeError('metric() option "value"', 'a finite number, boolean, string, valid Date or a function returning one', value);
+    const given = opts.value;
+    const value = given === undefined || typeof given === 'function' ? given : metricValue(given);
+    if (given !== undefined && value === undefined) {
+      throw typeError('metric() option "value"', 'a finite number, boolean, string, valid Date or a function returning one', given);
     }
     const family = this.register<Metric>('metric', name, { unit, help }, false, (f) => new Metric(f, value as MetricInput | undefined));
     // Registering the same metric again (hot reload) takes the new value or function.
@@ -154,7 +160,7 @@ export class Registry implements Probe {
     const samples = opts.samples === undefined ? 1 : checkPositive('meter() option "samples"', opts.samples);
     const timeframe = opts.timeframe === undefined ? 60 : checkPositive('meter() option "timeframe"', opts.timeframe);
     if (timeframe < samples) {
-      throw new RangeError(
+      throw outOfRange(
         `probekit: meter() option "timeframe" must be at least "samples" (${samples} s), got ${describe(timeframe)}: the window cannot be shorter than the rate unit`,
       );
     }
@@ -251,6 +257,11 @@ export class Registry implements Probe {
     this.failedReads.labels({ metric: family.exportName }).inc();
   }
 
+  /** @internal */
+  countInvalidLabels(family: AnyFamily): void {
+    this.invalidLabels.labels({ metric: family.exportName }).inc();
+  }
+
   private register<S>(
     kind: Kind,
     name: string,
@@ -262,7 +273,7 @@ export class Registry implements Probe {
     const existing = this.byName.get(name);
     if (existing !== undefined) {
       if (existing.signature === signature) return existing as Family<S>;
-      throw new TypeError(
+      throw invalidArgument(
         `probekit: ${kind} "${name}" with ${optionsText(signature)} conflicts with the ${existing.kind} "${name}" already registered with ${optionsText(existing.signature)}; ` +
           'register a name once, with one kind and one set of options',
       );
@@ -275,7 +286,7 @@ export class Registry implements Probe {
     const exportName = self ? base : withPrefix(this.prefix, base);
     const clash = this.byExport.get(exportName);
     if (clash !== undefined) {
-      throw new TypeError(
+      throw invalidArgument(
         `probekit: ${kind} "${name}" and ${clash.kind} "${clash.name}" both export as "${exportName}"; rename one of them`,
       );
     }
@@ -285,7 +296,7 @@ export class Registry implements Probe {
     for (const sample of exposed) {
       const other = this.exposed.get(sample);
       if (other !== undefined) {
-        throw new TypeError(
+        throw invalidArgument(
           `probekit: ${kind} "${name}" would expose "${sample}", which ${other.kind} "${other.name}" already exposes; rename one of them`,
         );
       }
@@ -309,12 +320,6 @@ export class Registry implements Probe {
 function optionsText(signature: string): string {
   const { kind: _kind, ...rest } = JSON.parse(signature) as Record<string, unknown>;
   return JSON.stringify(rest);
-}
-
-function isMetricValue(value: unknown): boolean {
-  if (typeof value === 'number') return Number.isFinite(value);
-  if (typeof value === 'boolean' || typeof value === 'string') return true;
-  return value instanceof Date && !Number.isNaN(value.getTime());
 }
 
 function checkLabels(where: string, value: unknown, reserved: readonly string[]): readonly string[] {

@@ -42,29 +42,81 @@ export function midpoint(key: number): number {
 const EMPTY = new Uint32Array(0);
 const FIRST_SIZE = 128;
 
-/** Counts per bucket key over a dense range that grows (rarely) to fit new keys. */
+/**
+ * Most buckets one store keeps: 2048 = 32 powers of two at 64 per octave, so values from
+ * the largest seen down to 2^-32 (about 2.3e-10) of it keep the 0.78% bound. A store
+ * never holds more than 2048 four-byte counts (8 KiB), whatever it is fed; values below
+ * the range it keeps collapse into its lowest bucket (see {@link LogStore.grow}).
+ */
+export const MAX_KEYS = 2048;
+
+/**
+ * Counts per bucket key over a dense range that grows (rarely) to fit new keys, up to
+ * {@link MAX_KEYS} buckets; beyond that the lowest keys collapse into the lowest bucket,
+ * so the largest values (the high percentiles) keep their accuracy.
+ */
 export class LogStore {
   /** Counts, `counts[i]` for key `offset + i`. Empty until the first value. */
   counts: Uint32Array = EMPTY;
   offset = 0;
 
-  /** Makes room for `key`; returns its index. Allocates; called only when the range grows. */
+  /**
+   * Makes room for `key`; returns the index to count it at. Called only when `key` is
+   * outside the current range; allocates only while the range grows below its cap.
+   */
   grow(key: number): number {
-    const len = this.counts.length;
+    const counts = this.counts;
+    const len = counts.length;
     if (len === 0) {
       this.counts = new Uint32Array(FIRST_SIZE);
       this.offset = Math.max(0, key - FIRST_SIZE / 2);
       return key - this.offset;
     }
-    const lo = Math.min(this.offset, key);
-    const hi = Math.max(this.offset + len - 1, key);
-    const size = Math.max(len * 2, hi - lo + 1);
-    const offset = key < this.offset ? Math.max(0, hi - size + 1) : lo;
-    const next = new Uint32Array(size);
-    next.set(this.counts, this.offset - offset);
+    // Full, and already counting collapsed values in its lowest bucket: no scan.
+    if (key < this.offset && len === MAX_KEYS && counts[0] !== 0) return 0;
+    let lo = -1;
+    let hi: number;
+    for (let i = 0; i < len; i++) {
+      if (counts[i] !== 0) {
+        lo = this.offset + i;
+        break;
+      }
+    }
+    if (lo === -1) {
+      // Empty (cleared): move the range to the key, keeping the memory.
+      this.offset = Math.max(0, key - (len >> 1));
+      return key - this.offset;
+    }
+    for (let i = len - 1; ; i--) {
+      if (counts[i] !== 0) {
+        hi = this.offset + i;
+        break;
+      }
+    }
+    lo = Math.min(lo, key);
+    hi = Math.max(hi, key);
+    if (hi - lo + 1 <= MAX_KEYS) {
+      const size = Math.min(MAX_KEYS, Math.max(len * 2, hi - lo + 1));
+      const offset = key < this.offset ? Math.max(0, hi - size + 1) : lo;
+      const next = new Uint32Array(size);
+      for (let i = 0; i < len; i++) if (counts[i] !== 0) next[this.offset + i - offset] = counts[i] as number;
+      this.counts = next;
+      this.offset = offset;
+      return key - offset;
+    }
+    // Over the cap: keep the top MAX_KEYS keys; everything below lands in the lowest bucket.
+    const offset = hi - MAX_KEYS + 1;
+    const next = new Uint32Array(MAX_KEYS);
+    for (let i = 0; i < len; i++) {
+      const c = counts[i] as number;
+      if (c !== 0) {
+        const j = Math.max(this.offset + i, offset) - offset;
+        next[j] = (next[j] as number) + c;
+      }
+    }
     this.counts = next;
     this.offset = offset;
-    return key - offset;
+    return Math.max(key, offset) - offset;
   }
 
   /** Zeroes the counts, keeping the memory for reuse. */

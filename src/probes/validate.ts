@@ -10,26 +10,47 @@ import { inspect } from 'node:util';
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
-  const type = Array.isArray(value) ? 'array' : value instanceof Date ? 'Date' : typeof value;
+  let type: string = typeof value;
   let shown: string;
   try {
+    // Each of these can throw for a Proxy (a revoked one, or traps that throw).
+    type = Array.isArray(value) ? 'array' : value instanceof Date ? 'Date' : type;
     // JSON would print Infinity, NaN and invalid Dates as null; inspect shows what was given.
     shown = typeof value === 'string' ? JSON.stringify(value) : inspect(value, { depth: 2, breakLength: Infinity });
   } catch {
-    shown = Object.prototype.toString.call(value);
+    try {
+      shown = Object.prototype.toString.call(value);
+    } catch {
+      shown = `[${typeof value}]`;
+    }
   }
   if (shown.length > 80) shown = `${shown.slice(0, 77)}...`;
   return `${shown} (${type})`;
 }
 
-/** `TypeError('probekit: <where> must be <expected>, got <value> (<type>)')`. */
-export function typeError(where: string, expected: string, value: unknown): TypeError {
-  return new TypeError(`probekit: ${where} must be ${expected}, got ${describe(value)}`);
+/** Stable `code` of every `TypeError` probekit throws for a bad argument or option. */
+export const INVALID_ARGUMENT = 'PROBEKIT_INVALID_ARGUMENT';
+/** Stable `code` of every `RangeError` probekit throws for a value out of range. */
+export const OUT_OF_RANGE = 'PROBEKIT_OUT_OF_RANGE';
+
+/** A `TypeError` with `code` {@link INVALID_ARGUMENT}; `message` starts with `probekit:`. */
+export function invalidArgument(message: string): TypeError {
+  return Object.assign(new TypeError(message), { code: INVALID_ARGUMENT });
 }
 
-/** `RangeError('probekit: <where> must be <expected>, got <value> (<type>)')`. */
+/** A `RangeError` with `code` {@link OUT_OF_RANGE}; `message` starts with `probekit:`. */
+export function outOfRange(message: string): RangeError {
+  return Object.assign(new RangeError(message), { code: OUT_OF_RANGE });
+}
+
+/** `TypeError('probekit: <where> must be <expected>, got <value> (<type>)')`, code {@link INVALID_ARGUMENT}. */
+export function typeError(where: string, expected: string, value: unknown): TypeError {
+  return invalidArgument(`probekit: ${where} must be ${expected}, got ${describe(value)}`);
+}
+
+/** `RangeError('probekit: <where> must be <expected>, got <value> (<type>)')`, code {@link OUT_OF_RANGE}. */
 export function rangeError(where: string, expected: string, value: unknown): RangeError {
-  return new RangeError(`probekit: ${where} must be ${expected}, got ${describe(value)}`);
+  return outOfRange(`probekit: ${where} must be ${expected}, got ${describe(value)}`);
 }
 
 export function checkObject(where: string, value: unknown): Record<string, unknown> {
@@ -76,6 +97,6 @@ export function checkKnownKeys(
     if (known.includes(key)) continue;
     const instead = renamed[key];
     const hint = instead === undefined ? `known options are: ${known.join(', ')}` : `use "${instead}" instead`;
-    throw new TypeError(`probekit: ${where} has no option "${key}"; ${hint}`);
+    throw invalidArgument(`probekit: ${where} has no option "${key}"; ${hint}`);
   }
 }

@@ -128,6 +128,7 @@ describe('bad options', () => {
       'probekit_dropped_values',
       'probekit_folded_label_sets',
       'probekit_failed_reads',
+      'probekit_invalid_labels',
     ]);
   });
 

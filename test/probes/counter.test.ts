@@ -81,20 +81,29 @@ describe('Counter', () => {
   });
 
   describe('monotonic', () => {
-    it('throws a TypeError naming the counter when dec() is called', () => {
-      const c = createProbe().counter({ name: 'requests_total', monotonic: true });
-      expect(() => c.dec()).toThrow(TypeError);
-      expect(() => c.dec()).toThrow(
-        'probekit: dec() called on monotonic counter "requests_total"; a monotonic counter only goes up (use reset(), or create it without monotonic: true)',
-      );
-      expect(() => c.dec(2)).toThrow(/^probekit: dec\(\) called on monotonic counter "requests_total"/);
-    });
-
-    it('leaves the count unchanged when dec() throws', () => {
-      const c = createProbe().counter({ name: 'served', monotonic: true });
-      c.inc(3);
-      expect(() => c.dec()).toThrow(TypeError);
-      expect(c.val()).toBe(3);
+    it('drops dec() without throwing, counts each call and warns once naming the counter', async () => {
+      const p = createProbe();
+      const c = p.counter({ name: 'requests_total', monotonic: true });
+      const warnings: string[] = [];
+      const listener = (w: Error & { code?: string }): void => {
+        if (w.code === 'PROBEKIT_MONOTONIC_DEC') warnings.push(w.message);
+      };
+      process.on('warning', listener);
+      try {
+        c.inc(3);
+        // The type has no dec(): a call that reaches it anyway (plain JS, a cast) is dropped.
+        const untyped = c as unknown as { dec(n?: number): void };
+        expect(() => untyped.dec()).not.toThrow();
+        untyped.dec(2);
+        expect(c.val()).toBe(3);
+        expect(dropped(p, 'requests')).toBe(2);
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(warnings).toEqual([
+          'probekit: dec() called on monotonic counter "requests_total"; a monotonic counter only goes up, so the call was dropped (counted in probekit_dropped_values_total; use reset(), or create the counter without monotonic: true).',
+        ]);
+      } finally {
+        process.off('warning', listener);
+      }
     });
 
     it('drops a negative increment on a monotonic counter and counts it', () => {

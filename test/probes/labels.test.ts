@@ -156,142 +156,173 @@ describe('labels()', () => {
     });
   });
 
-  describe('invalid label sets', () => {
+  describe('label values that are not strings', () => {
+    it.each([
+      { what: 'a number', value: 200, text: '200' },
+      { what: 'a negative float', value: -1.5, text: '-1.5' },
+      { what: 'a boolean', value: true, text: 'true' },
+      { what: 'a bigint', value: 12345678901234567890n, text: '12345678901234567890' },
+    ])('records $what under its string form, in the same series as that string', ({ value, text }) => {
+      p = createProbe();
+      const c = p.counter({ name: 'responses', labels: ['status'] });
+      const fromValue = c.labels({ status: value });
+      fromValue.inc();
+      c.labels({ status: text }).inc();
+      expect(fromValue).toBe(c.labels({ status: text }));
+      expect(fromValue.labelValues).toEqual({ status: text });
+      expect(seriesOf(p.snapshot(), 'responses')).toEqual([[{ status: text }, 2]]);
+      expect(selfCount(p, 'probekit_invalid_labels', 'responses')).toBeUndefined();
+    });
+
+    it('makes { status: 200 } and { status: "200" } one series in a two-label family, whichever comes first', () => {
+      p = createProbe();
+      const c = p.counter({ name: 'by_route', labels: ['route', 'status'] });
+      c.labels({ route: '/', status: '200' }).inc();
+      c.labels({ route: '/', status: 200 }).inc(2);
+      c.labels({ route: 404, status: 404 }).inc();
+      c.labels({ route: '404', status: '404' }).inc();
+      expect(seriesOf(p.snapshot(), 'by_route')).toEqual([
+        [{ route: '/', status: '200' }, 3],
+        [{ route: '404', status: '404' }, 2],
+      ]);
+    });
+  });
+
+  describe('invalid label sets never throw: they take the fallback, are counted, and warn once', () => {
     const counterWith = (labels: readonly string[]) => {
       p = createProbe();
       return p.counter({ name: 'http_requests', labels });
     };
+    /** Collects PROBEKIT_INVALID_LABELS warnings while a test runs. */
+    function labelWarnings(): string[] {
+      const seen: string[] = [];
+      const listener = (w: Error & { code?: string }): void => {
+        if (w.code === 'PROBEKIT_INVALID_LABELS') seen.push(w.message);
+      };
+      process.on('warning', listener);
+      listeners.push(listener);
+      return seen;
+    }
+    const any = (v: unknown) => v as never;
+    const expected = "expected exactly method, status, each a string, number, boolean or bigint; a missing or unusable value becomes '' and unknown names are ignored";
+    const tail = '(counted in probekit_invalid_labels_total; further problems with this metric are counted, not warned).';
 
-    it('throws a TypeError naming a missing label', () => {
+    it.each([
+      { what: 'a missing label', given: { method: 'GET' }, labels: { method: 'GET', status: '' }, problem: 'label "status" is missing' },
+      { what: 'a missing first label', given: { status: '200' }, labels: { method: '', status: '200' }, problem: 'label "method" is missing' },
+      { what: 'an undefined value', given: { method: 'GET', status: undefined }, labels: { method: 'GET', status: '' }, problem: 'label "status" is missing' },
+      { what: 'a null value', given: { method: null, status: '200' }, labels: { method: '', status: '200' }, problem: 'label "method" is null' },
+      { what: 'an object value', given: { method: 'GET', status: { code: 200 } }, labels: { method: 'GET', status: '' }, problem: 'label "status" is { code: 200 } (object)' },
+      { what: 'a symbol value', given: { method: Symbol('GET'), status: '200' }, labels: { method: '', status: '200' }, problem: 'label "method" is Symbol(GET) (symbol)' },
+      { what: 'a function value', given: { method: 'GET', status: () => 200 }, labels: { method: 'GET', status: '' }, problem: 'label "status" is [Function: status] (function)' },
+      { what: 'an unknown label', given: { method: 'GET', status: '200', route: '/' }, labels: { method: 'GET', status: '200' }, problem: 'unknown label "route"' },
+      { what: 'a misspelt label', given: { method: 'GET', stauts: '200' }, labels: { method: 'GET', status: '' }, problem: 'label "status" is missing' },
+    ])('records $what under the fallback, counts it and warns once naming the problem', async ({ given, labels, problem }) => {
+      const warnings = labelWarnings();
       const c = counterWith(['method', 'status']);
-      expect(() => c.labels({ method: 'GET' })).toThrow(TypeError);
-      expect(() => c.labels({ method: 'GET' })).toThrow(
-        'probekit: counter "http_requests".labels() is missing label "status"; expected exactly: method, status',
-      );
+      c.labels(any(given)).inc();
+      c.labels(any(given)).inc();
+      expect(seriesOf(p!.snapshot(), 'http_requests')).toEqual([[labels, 2]]);
+      expect(selfCount(p!, 'probekit_invalid_labels', 'http_requests')).toBe(2);
+      await tick();
+      expect(warnings).toEqual([`probekit: counter "http_requests".labels(): ${problem}; ${expected} ${tail}`]);
     });
 
-    it('throws a TypeError naming a missing first label', () => {
-      const c = counterWith(['method', 'status']);
-      expect(() => c.labels({ status: '200' })).toThrow(
-        'probekit: counter "http_requests".labels() is missing label "method"; expected exactly: method, status',
-      );
-    });
-
-    it('throws a TypeError naming an extra label', () => {
-      const c = counterWith(['method', 'status']);
-      expect(() => c.labels({ method: 'GET', status: '200', path: '/' })).toThrow(TypeError);
-      expect(() => c.labels({ method: 'GET', status: '200', path: '/' })).toThrow(
-        'probekit: counter "http_requests".labels() got unknown label "path"; expected exactly: method, status',
-      );
-    });
-
-    it('throws for an extra label even when the declared ones hit the cache', () => {
-      const c = counterWith(['method', 'status']);
-      c.labels({ method: 'GET', status: '200' });
-      expect(() => c.labels({ method: 'GET', status: '200', path: '/' })).toThrow(
-        'probekit: counter "http_requests".labels() got unknown label "path"; expected exactly: method, status',
-      );
-    });
-
-    it('throws for a misspelt label in place of a declared one on a new label set', () => {
-      const c = counterWith(['method', 'status']);
-      expect(() => c.labels({ method: 'GET', code: '200' } as never)).toThrow(
-        'probekit: counter "http_requests".labels() is missing label "status"; expected exactly: method, status',
-      );
-    });
-
-    it('throws for a misspelt label in place of a declared one on a cached label set', () => {
-      const c = counterWith(['method', 'status']);
-      c.labels({ method: 'GET', status: '200' });
-      expect(() => c.labels({ method: 'GET', code: '200' } as never)).toThrow(
-        'probekit: counter "http_requests".labels() is missing label "status"; expected exactly: method, status',
-      );
-    });
-
-    it('throws a TypeError for a number label value on a single-label counter', () => {
-      const c = counterWith(['status']);
-      expect(() => c.labels({ status: 200 } as never)).toThrow(TypeError);
-      expect(() => c.labels({ status: 200 } as never)).toThrow(
-        'probekit: counter "http_requests".labels() label "status" must be a string, got 200 (number)',
-      );
-    });
-
-    it('throws a TypeError for an undefined label value on a single-label counter', () => {
-      const c = counterWith(['status']);
-      expect(() => c.labels({ status: undefined } as never)).toThrow(
-        'probekit: counter "http_requests".labels() label "status" must be a string, got undefined',
-      );
-    });
-
-    it('throws for a number in the first label', () => {
-      const c = counterWith(['status', 'method']);
-      expect(() => c.labels({ status: 200, method: 'GET' } as never)).toThrow(
-        'probekit: counter "http_requests".labels() label "status" must be a string, got 200 (number)',
-      );
-    });
-
-    it('throws for a number in a later label once the earlier labels hit the cache', () => {
-      const c = counterWith(['method', 'status']);
-      c.labels({ method: 'GET', status: '200' });
-      expect(() => c.labels({ method: 'GET', status: 500 } as never)).toThrow(
-        'probekit: counter "http_requests".labels() label "status" must be a string, got 500 (number)',
-      );
-    });
-
-    it('throws for a number in a later label on a new label set', () => {
-      const c = counterWith(['method', 'status']);
-      expect(() => c.labels({ method: 'GET', status: 200 } as never)).toThrow(
-        'probekit: counter "http_requests".labels() label "status" must be a string, got 200 (number)',
-      );
-    });
-
-    it('throws for an undefined later label on a new label set', () => {
-      const c = counterWith(['method', 'status']);
-      expect(() => c.labels({ method: 'GET', status: undefined } as never)).toThrow(
-        'probekit: counter "http_requests".labels() label "status" must be a string, got undefined',
-      );
-    });
-
-    it('creates no series for a rejected label set', () => {
-      const c = counterWith(['method', 'status']);
-      const bad = [{ method: 'GET', status: 200 }, { method: 'PUT', code: '200' }, { method: 'POST', status: undefined }];
-      for (const values of bad) {
-        try {
-          c.labels(values as never);
-        } catch {
-          // the tests above assert the throw itself; this one checks what is left behind
-        }
-      }
-      expect(seriesOf((p as Probe).snapshot(), 'http_requests')).toEqual([]);
-    });
-
-    it('throws a TypeError when given null instead of an object', () => {
+    it('checks for an unknown label even when the declared ones hit the cache', () => {
       const c = counterWith(['method']);
-      expect(() => c.labels(null as never)).toThrow(
-        'probekit: counter "http_requests".labels() must be given an object with the labels method, got null',
-      );
+      const get = c.labels({ method: 'GET' });
+      expect(c.labels(any({ method: 'GET', extra: 'x' }))).toBe(get);
+      expect(selfCount(p!, 'probekit_invalid_labels', 'http_requests')).toBe(1);
     });
 
-    it('throws a TypeError when labels() is called on a counter declared without labels', () => {
+    it('records a label set that is not an object with every label set to the fallback', () => {
+      const c = counterWith(['method', 'status']);
+      c.labels(any(null)).inc();
+      c.labels(any('GET')).inc();
+      c.labels(any(undefined)).inc();
+      expect(seriesOf(p!.snapshot(), 'http_requests')).toEqual([[{ method: '', status: '' }, 3]]);
+      expect(selfCount(p!, 'probekit_invalid_labels', 'http_requests')).toBe(3);
+    });
+
+    it('records a label set whose getter or Proxy trap throws with every label set to the fallback', () => {
+      const c = counterWith(['method']);
+      const throwingGetter = Object.defineProperty({}, 'method', {
+        enumerable: true,
+        get: () => {
+          throw new Error('boom');
+        },
+      });
+      const throwingProxy = new Proxy(
+        {},
+        {
+          ownKeys: () => {
+            throw new Error('trap');
+          },
+        },
+      );
+      const revoked = Proxy.revocable({}, {});
+      revoked.revoke();
+      for (const bad of [throwingGetter, throwingProxy, revoked.proxy]) c.labels(any(bad)).inc();
+      expect(seriesOf(p!.snapshot(), 'http_requests')).toEqual([[{ method: '' }, 3]]);
+      expect(selfCount(p!, 'probekit_invalid_labels', 'http_requests')).toBe(3);
+    });
+
+    it('reads each label value once, so a getter cannot slip a Symbol into a series after the check', () => {
+      const c = counterWith(['method', 'status']);
+      let reads = 0;
+      const sneaky = {
+        method: 'GET',
+        get status(): string {
+          reads++;
+          return (reads === 1 ? '200' : Symbol('late')) as string;
+        },
+      };
+      c.labels(sneaky).inc();
+      expect(reads).toBe(1);
+      c.labels(sneaky).inc(); // the getter now returns a Symbol: the fallback takes it
+      expect(reads).toBe(2);
+      const snapshot = p!.snapshot();
+      expect(seriesOf(snapshot, 'http_requests')).toEqual([
+        [{ method: 'GET', status: '200' }, 1],
+        [{ method: 'GET', status: '' }, 1],
+      ]);
+      expect(() => JSON.stringify(snapshot)).not.toThrow();
+    });
+
+    it('records labels() on a probe declared without labels into its unlabelled series, counted and warned once per probe', async () => {
+      const warnings = labelWarnings();
       p = createProbe();
       const c = p.counter({ name: 'plain' });
-      expect(() => c.labels({ a: 'x' } as never)).toThrow(TypeError);
-      expect(() => c.labels({ a: 'x' } as never)).toThrow(
-        'probekit: counter "plain".labels(): this counter declares no labels; declare them with the "labels" option',
-      );
-      expect(() => c.labels({})).toThrow(/^probekit: counter "plain"\.labels\(\): this counter declares no labels/);
-    });
-
-    it('throws a TypeError when labels() is called on a meter or histogram declared without labels', () => {
-      p = createProbe();
       const m = p.meter({ name: 'plain_meter' });
       const h = p.histogram({ name: 'plain_histogram' });
-      expect(() => m.labels({})).toThrow(
-        'probekit: meter "plain_meter".labels(): this meter declares no labels; declare them with the "labels" option',
-      );
-      expect(() => h.labels({})).toThrow(
-        'probekit: histogram "plain_histogram".labels(): this histogram declares no labels; declare them with the "labels" option',
-      );
+      c.labels(any({ a: 'x' })).inc();
+      c.labels(any({})).inc();
+      m.labels(any({})).mark();
+      h.labels(any({})).observe(1);
+      expect(c.val()).toBe(2);
+      expect(m.total()).toBe(1);
+      expect(h.val().count).toBe(1);
+      expect(selfCount(p, 'probekit_invalid_labels', 'plain')).toBe(2);
+      expect(selfCount(p, 'probekit_invalid_labels', 'plain_meter')).toBe(1);
+      expect(selfCount(p, 'probekit_invalid_labels', 'plain_histogram')).toBe(1);
+      await tick();
+      const why = 'it declares no labels; declare them with the "labels" option; the call records into the unlabelled series';
+      expect(warnings).toEqual([
+        `probekit: counter "plain".labels(): ${why} ${tail}`,
+        `probekit: meter "plain_meter".labels(): ${why} ${tail}`,
+        `probekit: histogram "plain_histogram".labels(): ${why} ${tail}`,
+      ]);
+    });
+
+    it('applies the cardinality cap to the fallback series like any other', () => {
+      p = createProbe({ maxSeriesPerMetric: 1 });
+      const c = p.counter({ name: 'capped', labels: ['k'] });
+      c.labels({ k: 'a' }).inc();
+      c.labels(any({})).inc();
+      expect(seriesOf(p.snapshot(), 'capped')).toEqual([
+        [{ k: 'a' }, 1],
+        [{ k: OVERFLOW_LABEL_VALUE }, 1],
+      ]);
     });
   });
 

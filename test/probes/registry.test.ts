@@ -9,7 +9,7 @@ afterEach(() => {
 
 const exportNameOf = (s: Snapshot, name: string): string | undefined => s.metrics.find((f) => f.name === name)?.exportName;
 
-/** The three self-metric families every registry starts with, as the snapshot lists them. */
+/** The four self-metric families every registry starts with, as the snapshot lists them. */
 const SELF_FAMILIES = [
   {
     name: 'probekit_dropped_values',
@@ -17,7 +17,7 @@ const SELF_FAMILIES = [
     kind: 'counter',
     monotonic: true,
     unit: null,
-    help: 'Values that recording calls rejected (NaN, infinite, non-number, negative increments), by metric',
+    help: 'Values that recording calls dropped (NaN, infinite, non-number, negative increments, overflow past Number.MAX_VALUE, dec() on a monotonic counter), by metric',
     labelNames: ['metric'],
     series: [],
   },
@@ -37,7 +37,17 @@ const SELF_FAMILIES = [
     kind: 'counter',
     monotonic: true,
     unit: null,
-    help: 'Metric value functions that threw or returned an unusable value, by metric',
+    help: 'Metric value functions that threw, rejected or returned an unusable value, by metric',
+    labelNames: ['metric'],
+    series: [],
+  },
+  {
+    name: 'probekit_invalid_labels',
+    exportName: 'probekit_invalid_labels',
+    kind: 'counter',
+    monotonic: true,
+    unit: null,
+    help: "labels() calls given a missing, unusable or unknown label, recorded with the fallback value '', by metric",
     labelNames: ['metric'],
     series: [],
   },
@@ -104,6 +114,7 @@ describe('registry', () => {
         'probekit_dropped_values',
         'probekit_folded_label_sets',
         'probekit_failed_reads',
+        'probekit_invalid_labels',
       ]);
       // The self-metric's label names the prefixed exported name of the metric.
       const dropped = s.metrics[1];
@@ -276,7 +287,7 @@ describe('registry', () => {
       ]);
     });
 
-    it('starts with the three self-metric families and nothing else', () => {
+    it('starts with the four self-metric families and nothing else', () => {
       expect(createProbe({ clock: () => 42 }).snapshot()).toEqual({ time: 42, metrics: SELF_FAMILIES });
     });
 
@@ -350,7 +361,9 @@ describe('registry: names the exporters derive', () => {
     const q = p;
     first(q);
     expect(() => second.make(q)).toThrow(
-      new TypeError(`probekit: ${second.kind} "${second.name}" would expose "${sample}", which ${other} already exposes; rename one of them`),
+      Object.assign(new TypeError(`probekit: ${second.kind} "${second.name}" would expose "${sample}", which ${other} already exposes; rename one of them`), {
+        code: 'PROBEKIT_INVALID_ARGUMENT',
+      }),
     );
   });
 });

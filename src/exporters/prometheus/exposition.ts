@@ -6,7 +6,7 @@
 import { exposedNames } from '../../probes/names.js';
 import { defaultRegistry, Registry } from '../../probes/probe.js';
 import type { Probe } from '../../probes/types.js';
-import { checkKnownKeys, checkObject, typeError } from '../../probes/validate.js';
+import { checkKnownKeys, checkObject, invalidArgument, typeError } from '../../probes/validate.js';
 import type { Counter } from '../../probes/counter.js';
 import { type Format } from './format.js';
 import { type WriteOptions, writeProbe } from './live.js';
@@ -160,7 +160,7 @@ function checkUnique(sources: readonly Checked[], defaults: PromRegistry | undef
     for (const name of names) {
       const first = owner.get(name);
       if (first !== undefined && first !== i) {
-        throw new TypeError(
+        throw invalidArgument(
           `probekit: prometheus: "${name}" is exposed by ${sourceName(sources, first, defaults)} and by ${sourceName(sources, i, defaults)}; rename one of them`,
         );
       }
