@@ -110,6 +110,26 @@ function rejectionError(reason: unknown): unknown {
   return err;
 }
 
+let rejectionId = 0;
+/** True while onRejection raises a rejection as an uncaught exception itself. */
+let raisingRejection = false;
+
+/** The two warnings Node prints for an unhandled rejection in its warn modes, worded as Node words them. */
+function warnAsNode(reason: unknown): void {
+  try {
+    const stack = reason instanceof Error ? reason.stack : undefined;
+    process.emitWarning(typeof stack === 'string' ? stack : inspect(reason), 'UnhandledPromiseRejectionWarning');
+  } catch {
+    // a reason that cannot be printed still gets the second warning
+  }
+  process.emitWarning(
+    'Unhandled promise rejection. This error originated either by throwing inside of an async function without a catch block, ' +
+      'or by rejecting a promise which was not handled with .catch(). To terminate the node process on unhandled promise rejection, ' +
+      `use the CLI flag \`--unhandled-rejections=strict\` (see https://nodejs.org/api/cli.html#cli_unhandled_rejections_mode). (rejection id: ${++rejectionId})`,
+    'UnhandledPromiseRejectionWarning',
+  );
+}
+
 function printFatal(err: unknown): void {
   try {
     writeSync(2, `${inspect(err)}\n\nNode.js ${process.version}\n`);
@@ -136,8 +156,9 @@ function appListeners(event: 'uncaughtException' | 'unhandledRejection'): number
 
 function onMonitor(err: unknown, origin: string): void {
   // Notify here, before any listener runs: an application listener may exit at once.
-  // Rejections were notified by onRejection already.
-  if (capture === undefined || exiting || origin === 'unhandledRejection') return;
+  // Rejections probekit raises itself were notified by onRejection already; in Node's
+  // strict mode Node raises them, before any 'unhandledRejection' listener runs.
+  if (capture === undefined || exiting || (origin === 'unhandledRejection' && raisingRejection)) return;
   if (willRoute()) return;
   capture.store.notify(err, undefined, origin);
 }
@@ -177,10 +198,10 @@ function onRejection(rejected: unknown): void {
       return;
     case 'warn':
     case 'warn-with-error-code': {
-      // When the mode is Node's own, Node prints the warning (and sets the code) itself.
-      const own = nodeRejectionMode();
-      if (own === 'warn' || own === 'warn-with-error-code') return;
-      process.emitWarning(`Unhandled promise rejection: ${inspect(reason)}`, 'UnhandledPromiseRejectionWarning');
+      // Node's own 'warn' mode warns whatever listeners exist; its other modes warn only
+      // when no 'unhandledRejection' listener exists, and probekit's is one: so probekit
+      // warns as Node would have, unless Node already did.
+      if (nodeRejectionMode() !== 'warn') warnAsNode(reason);
       if (mode === 'warn-with-error-code') process.exitCode = 1;
       return;
     }
@@ -189,7 +210,12 @@ function onRejection(rejected: unknown): void {
       const emit = process.emit as (event: string, ...args: unknown[]) => boolean;
       // As Node does in throw mode: monitors first, then the application's
       // uncaughtException listeners if it has any, else the crash.
-      emit.call(process, 'uncaughtExceptionMonitor', err, 'unhandledRejection');
+      raisingRejection = true;
+      try {
+        emit.call(process, 'uncaughtExceptionMonitor', err, 'unhandledRejection');
+      } finally {
+        raisingRejection = false;
+      }
       if (appListeners('uncaughtException') > 0) {
         emit.call(process, 'uncaughtException', err, 'unhandledRejection');
         return;

@@ -60,40 +60,59 @@ export class ErrorStore {
   private readonly groups = new Map<string, MutableGroup>();
   private readonly listeners = new Set<ErrorListener>();
   private total = 0;
-  private byName: Counter<'name'> | undefined;
-  private perMinute: Meter<never> | undefined;
+  private readonly byName: Counter<'name'>;
+  private readonly perMinute: Meter<never>;
+  private startTicker: (() => void) | undefined;
+  private readonly reentrant: Counter<never>;
   private listenerFailures: Counter<never> | undefined;
+  /** Listeners running now: a `notify()` from inside one is re-entry. */
+  private dispatching = 0;
 
   constructor(options: ErrorStoreOptions = {}) {
     const opts = checkObject('createErrorStore() options', options);
     checkKnownKeys('createErrorStore()', opts, ['probe', 'capacity']);
     this.probe = (opts.probe as Registry | undefined) ?? defaultRegistry;
     this.capacity = opts.capacity === undefined ? 100 : checkInteger('createErrorStore() option "capacity"', opts.capacity, 1);
+    // Registered now, in the reserved namespace, so no application probe can take their
+    // names and nothing about them can fail later, in the middle of recording an error.
+    this.byName = this.probe.selfCounter('probekit_errors_notified', 'Errors notified or captured, by error name', ['name'], true);
+    const perMinute = this.probe.selfMeter('probekit_errors_per_minute', 'Errors notified or captured in the last minute', 60, 60);
+    this.perMinute = perMinute.meter;
+    this.startTicker = perMinute.start;
+    this.reentrant = this.probe.selfCounter('probekit_errors_reentrant', 'notify() calls made from inside an onError listener, ignored');
   }
 
   /**
    * Records anything that was thrown or went wrong: an Error (any subclass, an
    * AggregateError, a `cause` chain), a string, any object, `null`, `undefined`, a
-   * Symbol. Never throws. The record carries the active request context merged with
-   * `context`. Returns the record (or `undefined` if even that failed).
+   * Symbol. Never throws, and always returns the record. The record carries the active
+   * request context merged with `context`.
+   *
+   * A `notify()` made from inside an `onError` listener is re-entry (a listener that
+   * reports its own failures would loop): it returns the record without storing or
+   * dispatching it and counts it in `probekit_errors_reentrant_total`.
    */
-  notify(error: unknown, context?: Record<string, unknown>, source = 'notify'): ErrorRecord | undefined {
+  notify(error: unknown, context?: Record<string, unknown>, source = 'notify'): ErrorRecord {
+    let merged: Record<string, unknown> | undefined;
     try {
       const active = storage.getStore()?.store ?? (error !== null && typeof error === 'object' ? thrownFrom.get(error) : undefined);
-      const merged = mergeContext(active, context);
-      return this.take(toRecord(error, { context: merged, source, time: this.probe.time.now() }));
+      merged = mergeContext(active, context);
     } catch {
-      return undefined;
+      merged = undefined;
     }
+    const record = toRecord(error, { context: merged, source, time: this.probe.time.now() });
+    if (this.dispatching > 0) {
+      this.reentrant.inc();
+      return record;
+    }
+    return this.take(record);
   }
 
   /** @internal Takes a record made elsewhere (a child process's). Never throws. */
   take(record: ErrorRecord): ErrorRecord {
+    // The ring first: nothing after it (metrics, listeners) can keep a record out of it.
     try {
       this.total++;
-      this.metrics();
-      this.byName?.labels({ name: record.name }).inc();
-      this.perMinute?.mark();
       let group = this.groups.get(record.fingerprint);
       if (group === undefined) {
         group = { fingerprint: record.fingerprint, count: 0, firstSeen: record.time, lastSeen: record.time, last: record };
@@ -111,13 +130,24 @@ export class ErrorStore {
     } catch {
       // bookkeeping must never turn one error into two
     }
-    for (const listener of this.listeners) {
-      try {
-        listener(record);
-      } catch {
-        this.listenerFailures ??= this.probe.selfCounter('probekit_error_listener_failures', 'onError listeners that threw');
-        this.listenerFailures.inc();
+    this.byName.labels({ name: record.name }).inc();
+    if (this.startTicker !== undefined) {
+      this.startTicker();
+      this.startTicker = undefined;
+    }
+    this.perMinute.mark();
+    this.dispatching++;
+    try {
+      for (const listener of this.listeners) {
+        try {
+          listener(record);
+        } catch {
+          this.listenerFailures ??= this.probe.selfCounter('probekit_error_listener_failures', 'onError listeners that threw');
+          this.listenerFailures.inc();
+        }
       }
+    } finally {
+      this.dispatching--;
     }
     return record;
   }
@@ -146,18 +176,6 @@ export class ErrorStore {
     this.groups.clear();
     this.total = 0;
   }
-
-  /** Registers the error metrics on first use, so a process without errors exports none. */
-  private metrics(): void {
-    if (this.byName !== undefined) return;
-    this.byName = this.probe.counter({
-      name: 'errors_notified',
-      monotonic: true,
-      labels: ['name'],
-      help: 'Errors notified or captured, by error name',
-    }) as unknown as Counter<'name'>;
-    this.perMinute = this.probe.meter({ name: 'errors_per_minute', samples: 60, timeframe: 60, help: 'Errors notified or captured in the last minute' }) as unknown as Meter<never>;
-  }
 }
 
 /** Creates an isolated error store; see {@link ErrorStoreOptions}. */
@@ -175,7 +193,7 @@ export const errors: ErrorStore = createErrorStore();
  * import { notify } from 'probekit';
  * try { await charge(order); } catch (err) { notify(err, { orderId: order.id }); }
  */
-export function notify(error: unknown, context?: Record<string, unknown>): ErrorRecord | undefined {
+export function notify(error: unknown, context?: Record<string, unknown>): ErrorRecord {
   return errors.notify(error, context);
 }
 

@@ -93,8 +93,7 @@ export class Registry implements Probe {
         ? DEFAULT_MAX_SERIES
         : checkInteger('createProbe() option "maxSeriesPerMetric"', opts.maxSeriesPerMetric, 1);
     this.time = new TimeSource(opts.clock as Clock | undefined);
-    const self = (name: string, help: string): Counter<'metric'> =>
-      this.register<Counter<'metric'>>('counter', name, { help, labels: ['metric'], monotonic: true }, true, (f, l) => new Counter(f, l, true)).root;
+    const self = (name: string, help: string): Counter<'metric'> => this.selfCounter(name, help, ['metric']);
     this.dropped = self(SELF_DROPPED, 'Values that recording calls dropped (NaN, infinite, non-number, negative increments, overflow past Number.MAX_VALUE, dec() on a monotonic counter), by metric');
     this.folded = self(SELF_FOLDED, 'Calls whose new label set was folded into the overflow series by the cardinality cap, by metric');
     this.failedReads = self(SELF_FAILED, 'Metric value functions that threw, rejected or returned an unusable value, by metric');
@@ -237,9 +236,21 @@ export class Registry implements Probe {
     return this.selfFamilies.has(family);
   }
 
-  /** @internal A `probekit_` self-metric counter: registered once, no prefix, never capped. */
-  selfCounter<L extends string = never>(name: string, help: string, labels: readonly L[] = []): Counter<L> {
-    return this.register<Counter<L>>('counter', name, { help, labels, monotonic: true }, true, (f, l) => new Counter(f, l, true)).root;
+  /**
+   * @internal A `probekit_` self-metric counter: registered once, no prefix. Uncapped
+   * unless `capped` (its labels come from the application, as error names do).
+   */
+  selfCounter<L extends string = never>(name: string, help: string, labels: readonly L[] = [], capped = false): Counter<L> {
+    return this.register<Counter<L>>('counter', name, { help, labels, monotonic: true }, capped ? 'capped' : true, (f, l) => new Counter(f, l, true)).root;
+  }
+
+  /**
+   * @internal A `probekit_` self-metric meter, unlabelled. It does not start the shared
+   * ticker (a process that never errs runs no timer): call `start()` before its first mark.
+   */
+  selfMeter(name: string, help: string, samples: number, timeframe: number): { readonly meter: Meter<never>; start(): void } {
+    const family = this.register<Meter<never>>('meter', name, { help, labels: [], samples, timeframe }, true, (f, l) => new Meter(f, l, samples, timeframe));
+    return { meter: family.root, start: () => this.time.use((timeframe * 1000) / METER_STEPS) };
   }
 
   /** @internal */
@@ -266,7 +277,7 @@ export class Registry implements Probe {
     kind: Kind,
     name: string,
     options: Record<string, unknown> & { labels?: readonly string[]; help?: string | undefined; unit?: string | undefined },
-    self: boolean,
+    self: boolean | 'capped',
     create: (family: Family<S>, labels: LabelValues) => S,
   ): Family<S> {
     const signature = JSON.stringify({ kind, ...options });
@@ -284,6 +295,9 @@ export class Registry implements Probe {
       base = base.slice(0, -'_total'.length); // the exporters add `_total` to the counter sample
     }
     const exportName = self ? base : withPrefix(this.prefix, base);
+    if (!self && exportName.startsWith('probekit_')) {
+      throw typeError(`${kind}() option "name"`, 'a name whose exported form does not start with "probekit_" (reserved for probekit\'s own metrics)', name);
+    }
     const clash = this.byExport.get(exportName);
     if (clash !== undefined) {
       throw invalidArgument(
@@ -307,12 +321,12 @@ export class Registry implements Probe {
       create,
       // Self-metrics are labelled by metric name, so bounded by the registry; a cap on them
       // would fold counts together (and folding is itself counted there).
-      self ? Infinity : this.maxSeriesPerMetric,
+      self === true ? Infinity : this.maxSeriesPerMetric,
     );
     this.byName.set(name, family as AnyFamily);
     this.byExport.set(exportName, family as AnyFamily);
     for (const sample of exposed) this.exposed.set(sample, family as AnyFamily);
-    if (self) this.selfFamilies.add(family as AnyFamily);
+    if (self !== false) this.selfFamilies.add(family as AnyFamily);
     return family;
   }
 }

@@ -167,7 +167,9 @@ describe('onError()', () => {
 
   it('rejects a listener that is not a function', () => {
     const { store } = setup();
-    expect(() => store.onError(5 as never)).toThrow(new TypeError('probekit: onError() argument must be a function, got number'));
+    expect(() => store.onError(5 as never)).toThrow(
+      Object.assign(new TypeError('probekit: onError() argument must be a function, got number'), { code: 'PROBEKIT_INVALID_ARGUMENT' }),
+    );
   });
 });
 
@@ -213,26 +215,107 @@ describe('The ring of recent errors', () => {
 });
 
 describe('Error metrics', () => {
-  it('count errors by name and rate them per minute over the last minute', () => {
+  it('count errors by name and rate them per minute over the last minute, in the reserved probekit_ namespace', () => {
     const { store, probe, clock } = setup();
     store.notify(new TypeError('a'));
     store.notify(new TypeError('b'));
     store.notify(new RangeError('c'));
     clock.t += 60_000;
     const snap = probe.snapshot();
-    const byName = snap.metrics.find((m) => m.exportName === 'errors_notified');
+    const byName = snap.metrics.find((m) => m.exportName === 'probekit_errors_notified');
     expect(byName?.kind).toBe('counter');
     expect(byName?.series).toEqual([
       { labels: { name: 'TypeError' }, value: 2 },
       { labels: { name: 'RangeError' }, value: 1 },
     ]);
-    const perMinute = snap.metrics.find((m) => m.exportName === 'errors_per_minute');
+    const perMinute = snap.metrics.find((m) => m.exportName === 'probekit_errors_per_minute');
     expect(perMinute?.series).toEqual([{ labels: {}, rate: 3, total: 3 }]);
   });
 
-  it('are not registered until the first error', () => {
+  it('are registered with the store, before the first error, as self-metrics listed after the application probes', () => {
     const { probe } = setup();
-    expect(probe.snapshot().metrics.some((m) => m.exportName === 'errors_notified')).toBe(false);
+    probe.counter({ name: 'mine' });
+    const names = probe.snapshot().metrics.map((m) => m.exportName);
+    expect(names[0]).toBe('mine');
+    expect(names).toContain('probekit_errors_notified');
+    expect(names).toContain('probekit_errors_per_minute');
+    expect(names).toContain('probekit_errors_reentrant');
+  });
+
+  it.each(['Errors per minute', 'errors_notified', 'errors_per_minute', 'Errors notified'])(
+    'never meet an application probe named %j: every notify() still reaches the ring and the probe is untouched',
+    (name) => {
+      const { probe, store } = setup();
+      const mine = probe.counter({ name, monotonic: true });
+      for (let i = 0; i < 3; i++) store.notify(new Error(`boom ${i}`));
+      expect(store.snapshot().total).toBe(3);
+      expect(store.snapshot().recent[0]?.count).toBe(3);
+      expect(mine.val()).toBe(0);
+    },
+  );
+
+  it('bound the error-name label by the registry cardinality cap', () => {
+    const clock = { t: 0 };
+    p = createProbe({ clock: () => clock.t, maxSeriesPerMetric: 2 });
+    const store = createErrorStore({ probe: p });
+    for (let i = 0; i < 5; i++) {
+      const err = new Error('x');
+      err.name = `Dynamic${i}`;
+      store.notify(err);
+    }
+    const byName = p.snapshot().metrics.find((m) => m.exportName === 'probekit_errors_notified');
+    expect(byName?.series.map((s) => s.labels.name)).toEqual(['Dynamic0', 'Dynamic1', '__overflow__']);
+    expect(store.snapshot().total).toBe(5);
+  });
+});
+
+describe('Re-entry', () => {
+  it('makes a notify() from inside a listener a counted no-op that still returns a record', () => {
+    const { store, probe } = setup();
+    const inner: ErrorRecord[] = [];
+    store.onError((record) => {
+      inner.push(store.notify(new Error(`listener saw ${record.message}`)));
+    });
+    const outer = store.notify(new Error('first'));
+    expect(outer.message).toBe('first');
+    expect(inner.map((r) => r.message)).toEqual(['listener saw first']);
+    expect(store.snapshot().total).toBe(1);
+    expect(store.snapshot().recent.map((g) => g.last.message)).toEqual(['first']);
+    const reentrant = probe.snapshot().metrics.find((m) => m.exportName === 'probekit_errors_reentrant');
+    expect(reentrant?.series).toEqual([{ labels: {}, value: 1 }]);
+    store.notify(new Error('second')); // dispatching has ended: recorded as usual
+    expect(store.snapshot().total).toBe(2);
+  });
+
+  it('leaves the store usable after a listener that notifies and then throws', () => {
+    const { store } = setup();
+    store.onError(() => {
+      store.notify(new Error('again'));
+      throw new Error('listener broke');
+    });
+    store.notify(new Error('one'));
+    store.notify(new Error('two'));
+    expect(store.snapshot().total).toBe(2);
+  });
+});
+
+describe('Reserved names', () => {
+  it.each(['probekit_requests', 'Probekit requests'])('rejects an application probe whose exported name starts with probekit_ (%j)', (name) => {
+    p = createProbe();
+    expect(() => p!.counter({ name })).toThrow(
+      Object.assign(
+        new TypeError(
+          `probekit: counter() option "name" must be a name whose exported form does not start with "probekit_" (reserved for probekit's own metrics), got ${JSON.stringify(name)} (string)`,
+        ),
+        { code: 'PROBEKIT_INVALID_ARGUMENT' },
+      ),
+    );
+  });
+
+  it('accepts probekit_ behind a prefix, where it no longer starts the exported name', () => {
+    p = createProbe({ prefix: 'app' });
+    expect(p.counter({ name: 'probekit_requests' })).toBeDefined();
+    expect(p.snapshot().metrics[0]?.exportName).toBe('app_probekit_requests');
   });
 });
 
@@ -242,6 +325,8 @@ describe('createErrorStore()', () => {
     { what: 'an unknown option', options: { size: 5 }, error: new TypeError('probekit: createErrorStore() has no option "size"; known options are: probe, capacity') },
     { what: 'options that are not an object', options: 'x', error: new TypeError('probekit: createErrorStore() options must be an options object, got "x" (string)') },
   ])('rejects $what', ({ options, error }) => {
-    expect(() => createErrorStore(options as never)).toThrow(error);
+    expect(() => createErrorStore(options as never)).toThrow(
+      Object.assign(error, { code: error instanceof RangeError ? 'PROBEKIT_OUT_OF_RANGE' : 'PROBEKIT_INVALID_ARGUMENT' }),
+    );
   });
 });

@@ -19,10 +19,11 @@ interface Run {
   readonly elapsedMs: number;
 }
 
-/** Runs a fixture with its own clean environment (no inherited NODE_OPTIONS); killed after 10 s. */
-function run(fixture: string, args: readonly string[] = [], nodeArgs: readonly string[] = []): Run {
+/** Runs a fixture with its own clean environment (no inherited NODE_OPTIONS unless given); killed after 10 s. */
+function run(fixture: string, args: readonly string[] = [], nodeArgs: readonly string[] = [], nodeOptions?: string): Run {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.NODE_OPTIONS;
+  if (nodeOptions !== undefined) env.NODE_OPTIONS = nodeOptions;
   const started = Date.now();
   const child = spawnSync(process.execPath, [...nodeArgs, `${FIXTURES}${fixture}.mjs`, ...args], {
     encoding: 'utf8',
@@ -182,12 +183,15 @@ describe('captureProcessErrors() and an unhandled rejection', () => {
     expect(r.stderr).toContain("code: 'ERR_UNHANDLED_REJECTION'");
   });
 
-  it("keeps running in 'warn' mode and prints one warning", () => {
+  it("keeps running in 'warn' mode and prints Node's two warnings", () => {
     const r = run('rejection', ['warn']);
     expect(records(r)).toEqual([errorRecord('rejected', 'unhandledRejection', 'rejection')]);
     expect(events(r)).toEqual(['survived', { exit: 0 }]);
     expect(r.status).toBe(0);
-    expect(rejectionWarnings(r.stderr)).toEqual([expect.stringMatching(/UnhandledPromiseRejectionWarning: Unhandled promise rejection: Error: rejected$/)]);
+    expect(rejectionWarnings(r.stderr)).toEqual([
+      expect.stringMatching(/UnhandledPromiseRejectionWarning: Error: rejected$/),
+      expect.stringMatching(/UnhandledPromiseRejectionWarning: Unhandled promise rejection\. This error originated .*\(rejection id: 1\)$/),
+    ]);
   });
 
   it("keeps running silently in 'none' mode", () => {
@@ -203,7 +207,7 @@ describe('captureProcessErrors() and an unhandled rejection', () => {
     expect(records(r)).toEqual([errorRecord('rejected', 'unhandledRejection', 'rejection')]);
     expect(events(r)).toEqual(['survived', { exit: 1 }]);
     expect(r.status).toBe(1);
-    expect(rejectionWarnings(r.stderr)).toHaveLength(1);
+    expect(rejectionWarnings(r.stderr)).toHaveLength(2);
   });
 
   it("crashes in 'strict' mode with no listener of the application", () => {
@@ -378,5 +382,22 @@ describe('captureProcessErrors() options', () => {
       capture.close();
     }
     expect(['uncaughtException', 'uncaughtExceptionMonitor', 'unhandledRejection'].map((e) => process.listenerCount(e))).toEqual(before);
+  });
+});
+
+describe('--unhandled-rejections with process capture on, side by side with plain Node', () => {
+  const modes = ['throw', 'strict', 'warn', 'warn-with-error-code', 'none'] as const;
+  const cases = modes.flatMap((mode) => [
+    { mode, via: 'the command line', nodeArgs: [`--unhandled-rejections=${mode}`], nodeOptions: undefined },
+    { mode, via: 'NODE_OPTIONS', nodeArgs: [], nodeOptions: `--unhandled-rejections=${mode}` },
+  ]);
+  const normalise = (stderr: string) => rejectionWarnings(stderr).map((line) => line.replace(/^\(node:\d+\)/, '(node:PID)'));
+  const outcome = (r: Run) => ({ status: r.status, survived: events(r).includes('survived'), warnings: normalise(r.stderr) });
+
+  it.each(cases)("behaves as plain Node in '$mode' mode given by $via: same exit code, same survival, same warnings", ({ nodeArgs, nodeOptions }) => {
+    const native = run('rejection', ['off'], nodeArgs, nodeOptions);
+    const captured = run('rejection', ['default'], nodeArgs, nodeOptions);
+    expect(outcome(captured)).toEqual(outcome(native));
+    expect(records(captured)).toEqual([errorRecord('rejected', 'unhandledRejection', 'rejection')]);
   });
 });

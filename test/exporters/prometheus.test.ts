@@ -45,9 +45,11 @@ function makeRegistry(): client.Registry {
 const lines = (...ls: string[]): string => ls.map((l) => `${l}\n`).join('');
 
 // HELP texts of the self-metrics every probekit registry carries.
-const DROPPED_HELP = 'Values that recording calls rejected (NaN, infinite, non-number, negative increments), by metric';
+const DROPPED_HELP =
+  'Values that recording calls dropped (NaN, infinite, non-number, negative increments, overflow past Number.MAX_VALUE, dec() on a monotonic counter), by metric';
+const INVALID_LABELS_HELP = "labels() calls given a missing, unusable or unknown label, recorded with the fallback value '', by metric";
 const FOLDED_HELP = 'Calls whose new label set was folded into the overflow series by the cardinality cap, by metric';
-const FAILED_HELP = 'Metric value functions that threw or returned an unusable value, by metric';
+const FAILED_HELP = 'Metric value functions that threw, rejected or returned an unusable value, by metric';
 const EXPORTER_HELP = 'Exporter failures (scrape, send, serialisation), by exporter';
 
 /** The self-metric families of a registry in which nothing was dropped, folded or failed. */
@@ -58,6 +60,8 @@ const SELF_TEXT = lines(
   '# TYPE probekit_folded_label_sets_total counter',
   `# HELP probekit_failed_reads_total ${FAILED_HELP}`,
   '# TYPE probekit_failed_reads_total counter',
+  `# HELP probekit_invalid_labels_total ${INVALID_LABELS_HELP}`,
+  '# TYPE probekit_invalid_labels_total counter',
   `# HELP probekit_exporter_errors_total ${EXPORTER_HELP}`,
   '# TYPE probekit_exporter_errors_total counter',
 );
@@ -68,6 +72,8 @@ const SELF_OM = lines(
   `# HELP probekit_folded_label_sets ${FOLDED_HELP}`,
   '# TYPE probekit_failed_reads counter',
   `# HELP probekit_failed_reads ${FAILED_HELP}`,
+  '# TYPE probekit_invalid_labels counter',
+  `# HELP probekit_invalid_labels ${INVALID_LABELS_HELP}`,
   '# TYPE probekit_exporter_errors counter',
   `# HELP probekit_exporter_errors ${EXPORTER_HELP}`,
 );
@@ -171,6 +177,8 @@ const GOLDEN_TEXT = lines(
   `# HELP probekit_failed_reads_total ${FAILED_HELP}`,
   '# TYPE probekit_failed_reads_total counter',
   'probekit_failed_reads_total{metric="broken_gauge"} 1',
+  `# HELP probekit_invalid_labels_total ${INVALID_LABELS_HELP}`,
+  '# TYPE probekit_invalid_labels_total counter',
   `# HELP probekit_exporter_errors_total ${EXPORTER_HELP}`,
   '# TYPE probekit_exporter_errors_total counter',
 );
@@ -223,6 +231,8 @@ const GOLDEN_OM = lines(
   '# TYPE probekit_failed_reads counter',
   `# HELP probekit_failed_reads ${FAILED_HELP}`,
   'probekit_failed_reads_total{metric="broken_gauge"} 1',
+  '# TYPE probekit_invalid_labels counter',
+  `# HELP probekit_invalid_labels ${INVALID_LABELS_HELP}`,
   '# TYPE probekit_exporter_errors counter',
   `# HELP probekit_exporter_errors ${EXPORTER_HELP}`,
   '# EOF',
@@ -741,7 +751,8 @@ describe('prometheus.text() on a 100k-series registry', () => {
     expect(samples).toHaveLength(100_000);
     expect(samples[0]).toBe('family_0_total{id="series_0"} 1');
     expect(samples.at(-1)).toBe('family_999_total{id="series_99"} 100');
-    expect(out.split('\n').filter((l) => l.startsWith('# TYPE ')).length).toBe(1004);
+    // 1000 families, then the self-metrics: dropped, folded, failed reads, invalid labels, exporter errors.
+    expect(out.split('\n').filter((l) => l.startsWith('# TYPE ')).length).toBe(1005);
   });
 });
 
