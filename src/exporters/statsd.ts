@@ -45,7 +45,11 @@ export interface StatsdOptions {
   readonly flushInterval?: number;
   /** Largest datagram in bytes; lines are never split, a longer line goes alone. @default 1432 */
   readonly mtu?: number;
-  /** Most bytes of lines one flush may hold; beyond it the oldest are dropped and counted. @default 1048576 */
+  /**
+   * Most bytes one flush sends. Lines are streamed out as they are made, counters first in
+   * registry order; once a flush reaches the bound, the timer values it has not sent are
+   * dropped and counted, and counter deltas wait for the next flush. @default 1048576
+   */
   readonly maxQueueBytes?: number;
   /**
    * Pace of a large flush, in bytes per second. A loopback receiver with the default
@@ -58,6 +62,12 @@ export interface StatsdOptions {
   readonly sampleRate?: number;
   /** Most observations a histogram series holds between flushes; beyond it they are dropped and counted. @default 65536 */
   readonly maxTimerValues?: number;
+  /**
+   * Most observations all histogram series together hold between flushes (8 bytes each);
+   * beyond it they are dropped and counted. With `maxQueueBytes` it bounds the exporter's
+   * memory whatever the registry holds. @default 262144
+   */
+  readonly maxBufferedValues?: number;
   /** Registry to read. @default the default `probe` */
   readonly registry?: Probe;
   /** Called with every send or resolution failure (never thrown into the application). @default none */
@@ -75,12 +85,11 @@ export interface StatsdExporter {
 /** A large flush goes out in bursts of this many bytes, paced to `maxBytesPerSecond`. */
 const BURST_BYTES = 16 * 1024;
 
-interface Line {
-  readonly text: string;
-  readonly bytes: number;
-  /** Run when the datagram holding this line was handed to the socket (counter bookkeeping). */
-  readonly commit?: () => void;
-}
+/** How long close() waits for a refusal of its final flush (loopback reports one within a millisecond). */
+const CLOSE_GRACE_MS = 20;
+
+/** A counter value a datagram carries: confirmed as the daemon's once the datagram left without error. */
+type Commit = readonly [series: object, value: number, resets: number];
 
 const PROTOCOL = /[:|@#,\n\r]/g;
 
@@ -89,7 +98,9 @@ export function clean(text: string): string {
   return text.replace(PROTOCOL, '');
 }
 
-function formatNumber(v: number): string {
+/** A value as StatsD text; `undefined` for NaN and ±Infinity, which no daemon parses. */
+function formatNumber(v: number): string | undefined {
+  if (v - v !== 0) return undefined;
   return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(15)));
 }
 
@@ -115,6 +126,7 @@ export function statsd(options: StatsdOptions = {}): StatsdExporter {
     'maxQueueBytes',
     'sampleRate',
     'maxTimerValues',
+    'maxBufferedValues',
     'maxBytesPerSecond',
     'registry',
     'onError',
@@ -135,6 +147,8 @@ export function statsd(options: StatsdOptions = {}): StatsdExporter {
   const maxBytesPerSecond = opts.maxBytesPerSecond === undefined ? 4 << 20 : checkInteger('statsd() option "maxBytesPerSecond"', opts.maxBytesPerSecond, 1024);
   const pauseMs = (BURST_BYTES / maxBytesPerSecond) * 1000;
   const maxTimerValues = opts.maxTimerValues === undefined ? 65_536 : checkInteger('statsd() option "maxTimerValues"', opts.maxTimerValues, 1);
+  const maxBufferedValues =
+    opts.maxBufferedValues === undefined ? 262_144 : checkInteger('statsd() option "maxBufferedValues"', opts.maxBufferedValues, 1);
   if (opts.registry !== undefined && !(opts.registry instanceof Registry)) throw typeError('statsd() option "registry"', 'a probekit registry (probe, createProbe())', opts.registry);
   const registry = (opts.registry as Registry | undefined) ?? defaultRegistry;
   if (opts.onError !== undefined && typeof opts.onError !== 'function') throw typeError('statsd() option "onError"', 'a function', opts.onError);
@@ -162,7 +176,7 @@ export function statsd(options: StatsdOptions = {}): StatsdExporter {
   // Counter values the daemon has (as far as the socket knows), with the reset count then.
   const sent = new WeakMap<object, { value: number; resets: number }>();
   const names = new WeakMap<object, { name: string; suffix: string }>();
-  const tapConfig = { max: maxTimerValues, rate: sampleRate };
+  const tapConfig = { max: maxTimerValues, rate: sampleRate, budget: { left: maxBufferedValues } };
   registry.histogramTap = tapConfig; // histograms registered from now on collect from their first observation
   const tapFamily = (family: Family<unknown>): void => {
     family.tap = tapConfig;
@@ -185,42 +199,63 @@ export function statsd(options: StatsdOptions = {}): StatsdExporter {
     return out;
   }
 
-  /** Every line the registry holds now, oldest-first order irrelevant: counters, gauges, timers. */
-  function collect(): Line[] {
-    const lines: Line[] = [];
-    const push = (text: string, commit?: () => void): void => {
-      lines.push(commit === undefined ? { text, bytes: Buffer.byteLength(text) } : { text, bytes: Buffer.byteLength(text), commit });
-    };
-    const counter = (family: Family<unknown>, series: object, labels: Readonly<Record<string, string>>, value: number, resets = 0): void => {
+  // The line the generator yields last carries this counter commit (or none): no object per line.
+  let lineCommit: Commit | undefined;
+  // Set by the sender when a line did not fit in maxQueueBytes: the rest of the flush makes
+  // no more lines; timer values are dropped and counted, counters and gauges wait.
+  let queueFull = false;
+
+  /**
+   * Every line the registry holds now, made one at a time as the sender asks: counters,
+   * gauges, then each histogram's timers, in registry order. A value that cannot be written
+   * (NaN, ±Infinity, a negative timer) is dropped and counted here, the one place lines are
+   * made. Once the sender refuses a line (`queueFull`), every timer value not yet written is
+   * dropped and counted, and counter deltas wait for the next flush.
+   */
+  function* lines(): Generator<string, void, undefined> {
+    const counter = function* (family: Family<unknown>, series: object, labels: Readonly<Record<string, string>>, value: number, resets = 0) {
       const before = sent.get(series);
       // After a reset (or a value that went down, for safety) the count starts over.
       const delta = before === undefined ? value : before.resets !== resets || value < before.value ? value : value - before.value;
-      if (delta === 0) return;
+      if (delta === 0 || queueFull) return;
+      const text = formatNumber(delta);
+      if (text === undefined) {
+        dropped.inc();
+        return;
+      }
       const { name, suffix } = nameOf(family, series, labels);
-      push(`${name}:${formatNumber(delta)}|c${suffix}`, () => sent.set(series, { value, resets }));
+      lineCommit = [series, value, resets];
+      yield `${name}:${text}|c${suffix}`;
     };
-    const gauge = (family: Family<unknown>, series: object, labels: Readonly<Record<string, string>>, value: number): void => {
+    const gauge = function* (family: Family<unknown>, series: object, labels: Readonly<Record<string, string>>, value: number) {
+      if (queueFull) return;
+      const text = formatNumber(value);
+      if (text === undefined) {
+        dropped.inc();
+        return;
+      }
       const { name, suffix } = nameOf(family, series, labels);
       // A leading sign is a delta to the daemon: set 0 first, then apply the negative delta.
       // The two go as one unit, so no bound or datagram boundary can separate them.
-      const line = `${name}:${formatNumber(value)}|g${suffix}`;
-      push(value < 0 ? `${name}:0|g${suffix}\n${line}` : line);
+      const line = `${name}:${text}|g${suffix}`;
+      lineCommit = undefined;
+      yield value < 0 ? `${name}:0|g${suffix}\n${line}` : line;
     };
     for (const family of registry.families()) {
       const root = family.root;
       if (root instanceof Counter) {
         for (const c of (family as Family<Counter>).reported((s) => s._value !== 0)) {
-          if (root._floor === 0) counter(family, c, c.labelValues, c._value, c._resets);
-          else gauge(family, c, c.labelValues, c._value);
+          if (root._floor === 0) yield* counter(family, c, c.labelValues, c._value, c._resets);
+          else yield* gauge(family, c, c.labelValues, c._value);
         }
       } else if (root instanceof Meter) {
-        for (const m of family.all() as Meter[]) counter(family, m, m.labelValues, m._total);
+        for (const m of family.all() as Meter[]) yield* counter(family, m, m.labelValues, m._total);
       } else if (root instanceof Metric) {
         if (root._value === undefined) continue;
         const read = root.read();
         if (!read.ok || typeof read.value === 'string') continue;
         const v = read.value;
-        gauge(family, root, {}, typeof v === 'number' ? v : typeof v === 'boolean' ? (v ? 1 : 0) : v.getTime() / 1000);
+        yield* gauge(family, root, {}, typeof v === 'number' ? v : typeof v === 'boolean' ? (v ? 1 : 0) : v.getTime() / 1000);
       } else if (root instanceof Histogram) {
         if (family.tap !== tapConfig) tapFamily(family); // defensive: every histogram is tapped at start or creation
         const toMs = msPerUnit(family.unit) ?? 1;
@@ -228,20 +263,31 @@ export function statsd(options: StatsdOptions = {}): StatsdExporter {
         for (const h of family.all() as Histogram[]) {
           const tap = h._tap;
           if (tap === undefined) continue;
-          const { values, dropped: lost } = tap.drain();
+          const { values, length, dropped: lost } = tap.take();
           if (lost > 0) dropped.inc(lost);
-          if (values.length === 0) continue;
-          const { name, suffix } = nameOf(family, h, h.labelValues);
-          let negative = 0;
-          for (const v of values) {
-            if (v < 0) negative++; // the daemon rejects negative timers
-            else push(`${name}:${formatNumber(v * toMs)}|ms${rate}${suffix}`);
+          if (length === 0) continue;
+          let sentUpTo = 0; // values written out or dropped here
+          try {
+            if (queueFull) continue;
+            const { name, suffix } = nameOf(family, h, h.labelValues);
+            for (; sentUpTo < length; sentUpTo++) {
+              const v = values[sentUpTo] as number;
+              const text = v < 0 ? undefined : formatNumber(v * toMs); // the daemon rejects negative timers
+              if (text === undefined) {
+                dropped.inc();
+                continue;
+              }
+              lineCommit = undefined;
+              yield `${name}:${text}|ms${rate}${suffix}`;
+              if (queueFull) break; // refused: this value and the rest are dropped below
+            }
+          } finally {
+            if (sentUpTo < length) dropped.inc(length - sentUpTo);
+            tap.release(length);
           }
-          if (negative > 0) dropped.inc(negative);
         }
       }
     }
-    return lines;
   }
 
   let socket: dgram.Socket | undefined;
@@ -261,6 +307,7 @@ export function statsd(options: StatsdOptions = {}): StatsdExporter {
       const s = dgram.createSocket(found.family === 6 ? 'udp6' : 'udp4');
       s.on('error', (err) => {
         stale = true;
+        errorSinceFlush = true;
         fail(err);
       });
       s.unref();
@@ -284,70 +331,97 @@ export function statsd(options: StatsdOptions = {}): StatsdExporter {
     }
   }
 
-  /** Packs lines into datagrams of at most `mtu` bytes, never splitting a line. */
-  function pack(lines: readonly Line[]): Array<{ payload: string; bytes: number; commits: Array<() => void> }> {
-    const out: Array<{ payload: string; bytes: number; commits: Array<() => void> }> = [];
-    let payload = '';
-    let bytes = 0;
-    let commits: Array<() => void> = [];
-    for (const line of lines) {
-      if (bytes > 0 && bytes + 1 + line.bytes > mtu) {
-        out.push({ payload, bytes, commits });
-        payload = '';
-        bytes = 0;
-        commits = [];
+  // Delivery: a connected UDP socket learns of a refused datagram (ICMP) only later, as an
+  // error on the socket. So a flush's counter values count as the daemon's only once no
+  // error came before the next flush begins; otherwise they are taken back and their
+  // deltas go again.
+  let lastCommits: Array<readonly [series: object, before: { value: number; resets: number } | undefined]> = [];
+  let errorSinceFlush = false;
+
+  function settlePrevious(): void {
+    if (errorSinceFlush) {
+      for (const [series, before] of lastCommits) {
+        if (before === undefined) sent.delete(series);
+        else sent.set(series, before);
       }
-      payload = bytes === 0 ? line.text : `${payload}\n${line.text}`;
-      bytes += (bytes === 0 ? 0 : 1) + line.bytes;
-      if (line.commit !== undefined) commits.push(line.commit);
     }
-    if (bytes > 0) out.push({ payload, bytes, commits });
-    return out;
+    lastCommits = [];
+    errorSinceFlush = false;
   }
 
-  async function send(lines: Line[]): Promise<void> {
-    // Bound the memory of one flush: the oldest lines go first.
-    let total = 0;
-    for (const l of lines) total += l.bytes + 1;
-    let first = 0;
-    while (total > maxQueueBytes && first < lines.length) total -= (lines[first++] as Line).bytes + 1;
-    if (first > 0) dropped.inc(first);
-    const datagrams = pack(first > 0 ? lines.slice(first) : lines);
-    if (datagrams.length === 0) return;
-    const s = await connect();
-    if (s === undefined) return; // counters stay uncommitted: their deltas go with the next flush
-    let i = 0;
-    while (i < datagrams.length) {
-      const burst: typeof datagrams = [];
-      let bytes = 0;
-      while (i < datagrams.length && (burst.length === 0 || bytes + (datagrams[i] as { bytes: number }).bytes <= BURST_BYTES)) {
-        const d = datagrams[i++] as (typeof datagrams)[number];
-        bytes += d.bytes;
-        burst.push(d);
-      }
-      await Promise.all(
-        burst.map(
-          ({ payload, commits }) =>
-            new Promise<void>((resolve) => {
-              try {
-                s.send(payload, (err) => {
-                  if (err) {
-                    stale = true;
-                    fail(err);
-                  } else for (const commit of commits) commit();
-                  resolve();
-                });
-              } catch (err) {
-                stale = true; // a socket that cannot send is replaced at the next flush
-                fail(err);
-                resolve();
-              }
-            }),
-        ),
-      );
-      // Let the receiver drain its socket buffer before the next burst of a large backlog.
-      if (i < datagrams.length) await new Promise((r) => setTimeout(r, pauseMs));
+  function confirm(commits: readonly Commit[]): void {
+    for (const [series, value, resets] of commits) {
+      lastCommits.push([series, sent.get(series)]);
+      sent.set(series, { value, resets });
     }
+  }
+
+  function sendDatagram(s: dgram.Socket, payload: string, commits: readonly Commit[]): Promise<void> {
+    return new Promise<void>((resolve) => {
+      try {
+        s.send(payload, (err) => {
+          if (err) {
+            stale = true;
+            errorSinceFlush = true;
+            fail(err);
+          } else confirm(commits);
+          resolve();
+        });
+      } catch (err) {
+        stale = true; // a socket that cannot send is replaced at the next flush
+        errorSinceFlush = true;
+        fail(err);
+        resolve();
+      }
+    });
+  }
+
+  /**
+   * Streams the registry's lines into datagrams of at most `mtu` bytes (never splitting a
+   * line), sent in bursts of {@link BURST_BYTES} paced to `maxBytesPerSecond`: at any time
+   * the exporter holds one burst, whatever the registry holds.
+   */
+  async function send(): Promise<void> {
+    settlePrevious();
+    const s = await connect();
+    if (s === undefined) return; // nothing drained: counters and timer values wait for the next flush
+    let budget = maxQueueBytes;
+    let payload = '';
+    let bytes = 0;
+    let commits: Commit[] = [];
+    let burst: Array<Promise<void>> = [];
+    let burstBytes = 0;
+    const close = (): void => {
+      if (bytes === 0) return;
+      burst.push(sendDatagram(s, payload, commits));
+      burstBytes += bytes;
+      payload = '';
+      bytes = 0;
+      commits = [];
+    };
+    queueFull = false;
+    for (const text of lines()) {
+      const size = Buffer.byteLength(text);
+      if (size + 1 > budget) {
+        queueFull = true; // the generator drops (and counts) the timers left and stops
+        continue;
+      }
+      budget -= size + 1;
+      if (bytes > 0 && bytes + 1 + size > mtu) close();
+      payload = bytes === 0 ? text : `${payload}\n${text}`;
+      bytes += (bytes === 0 ? 0 : 1) + size;
+      if (lineCommit !== undefined) commits.push(lineCommit);
+      if (burstBytes + bytes >= BURST_BYTES) {
+        close();
+        await Promise.all(burst);
+        burst = [];
+        burstBytes = 0;
+        // Let the receiver drain its socket buffer before the next burst.
+        await new Promise((r) => setTimeout(r, pauseMs));
+      }
+    }
+    close();
+    await Promise.all(burst);
   }
 
   let chain: Promise<void> = Promise.resolve();
@@ -355,7 +429,7 @@ export function statsd(options: StatsdOptions = {}): StatsdExporter {
   const flush = (): Promise<void> => {
     chain = chain.then(async () => {
       try {
-        await send(collect());
+        await send();
       } catch (err) {
         fail(err);
       }
@@ -375,6 +449,10 @@ export function statsd(options: StatsdOptions = {}): StatsdExporter {
       if (timer !== undefined) clearInterval(timer);
       removeHook();
       await flush();
+      // A refusal of the final flush arrives as a socket error a moment later: its counter
+      // deltas then never reach the daemon, and are counted as dropped.
+      if (socket !== undefined && lastCommits.length > 0) await new Promise((r) => setTimeout(r, CLOSE_GRACE_MS));
+      if (errorSinceFlush) dropped.inc(lastCommits.length);
       registry.histogramTap = undefined;
       for (const family of registry.families()) {
         if (!(family.root instanceof Histogram)) continue;

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -547,20 +547,21 @@ describe('statsd() datagrams', () => {
     expect(sink.sizes).toEqual([5, 109, 11]);
   });
 
-  it('drops the oldest lines beyond maxQueueBytes, counts them, and carries their counter deltas into the next flush', async () => {
+  it('stops a flush at maxQueueBytes, counts the timer values it did not send as dropped, and carries the counter deltas it did not send', async () => {
     const sink = await openSink();
     const { p, exporter } = start(sink.port, { maxQueueBytes: 60 });
-    const jobs = p.counter({ name: 'jobs', monotonic: true });
     const lat = p.histogram({ name: 'lat', unit: 'ms' });
+    const jobs = p.counter({ name: 'jobs', monotonic: true });
     jobs.inc(5);
     for (let i = 0; i < 10; i++) lat.observe(1);
     await exporter.flush();
-    // 'jobs:5|c' and ten 'lat:1|ms' take 99 bytes with their newlines: the first five lines go.
+    // Ten 'lat:1|ms' lines take 9 bytes each with their newline: six fit in 60 bytes; the
+    // other four timer values are dropped, and 'jobs:5|c' (after them) waits.
     expect(await sink.take()).toEqual([Array.from({ length: 6 }, () => 'lat:1|ms').join('\n')]);
-    expect(selfCount(p, 'probekit_exporter_dropped')).toBe(5);
+    expect(selfCount(p, 'probekit_exporter_dropped')).toBe(4);
     jobs.inc(2);
     await exporter.flush();
-    expect(await sink.take()).toEqual(['jobs:7|c\nprobekit_exporter_dropped.statsd:5|c']);
+    expect(await sink.take()).toEqual(['jobs:7|c\nprobekit_exporter_dropped.statsd:4|c']);
   });
 
   it('never sends the negative line of a gauge without the 0 line before it when the queue bound drops lines', async () => {
@@ -579,6 +580,76 @@ describe('statsd() datagrams', () => {
 // ---------------------------------------------------------------------------------------
 
 describe('statsd() reliability', () => {
+  it('keeps counter deltas sent while nothing listened and sends them once the daemon is back, exactly once', async () => {
+    const port = await deadPort();
+    const errors: Error[] = [];
+    const { p, exporter } = start(port, { onError: (e) => errors.push(e) });
+    const jobs = p.counter({ name: 'jobs', monotonic: true });
+    jobs.inc(5);
+    await exporter.flush(); // leaves the socket; the refusal comes back afterwards
+    await until('the refusal', () => errors.length > 0);
+    expect(codeOf(errors[0] as Error)).toBe('ECONNREFUSED');
+    // The daemon comes back on the same port.
+    const back = dgram.createSocket('udp4');
+    sockets.push(back);
+    const received: string[] = [];
+    back.on('message', (m: Buffer) => received.push(m.toString('utf8')));
+    await new Promise<void>((resolve) => back.bind(port, '127.0.0.1', () => resolve()));
+    jobs.inc(2);
+    await exporter.flush();
+    await until('the resent delta', () => received.some((d) => d.includes('jobs:')));
+    expect(linesOf(received).filter((l) => l.startsWith('jobs:'))).toEqual(['jobs:7|c']);
+    jobs.inc(1);
+    await exporter.flush();
+    await until('the next delta', () => linesOf(received).filter((l) => l.startsWith('jobs:')).length === 2);
+    expect(linesOf(received).filter((l) => l.startsWith('jobs:'))).toEqual(['jobs:7|c', 'jobs:1|c']);
+  });
+
+  it('counts the counter deltas of a final flush the daemon refused as dropped', async () => {
+    const port = await deadPort();
+    const { p, exporter } = start(port, { onError: () => {} });
+    p.counter({ name: 'a', monotonic: true }).inc(1);
+    p.counter({ name: 'b', monotonic: true }).inc(1);
+    await exporter.close();
+    expect(selfCount(p, 'probekit_exporter_dropped')).toBe(2);
+  });
+
+  it('never sends a non-finite value: a timer that overflows when scaled to ms is dropped and counted', async () => {
+    const sink = await openSink();
+    const { p, exporter } = start(sink.port);
+    const h = p.histogram({ name: 'slow', unit: 's' });
+    h.observe(1e306); // 1e309 ms is Infinity
+    h.observe(2);
+    await exporter.flush();
+    // The drop is counted as the line is made, so the self-metric (listed last) carries it in the same flush.
+    expect(linesOf(await sink.take())).toEqual(['slow:2000|ms', 'probekit_exporter_dropped.statsd:1|c']);
+    expect(selfCount(p, 'probekit_exporter_dropped')).toBe(1);
+  });
+
+  it('holds at most maxBufferedValues observations across all histogram series together, and counts the rest', async () => {
+    const sink = await openSink();
+    const { p, exporter } = start(sink.port, { maxBufferedValues: 5 });
+    const h = p.histogram({ name: 'h', labels: ['k'] });
+    for (const k of ['a', 'b', 'c']) for (let i = 0; i < 3; i++) h.labels({ k }).observe(1);
+    await exporter.flush();
+    expect(linesOf(await sink.take())).toEqual(['h.a:1|ms', 'h.a:1|ms', 'h.a:1|ms', 'h.b:1|ms', 'h.b:1|ms', 'probekit_exporter_dropped.statsd:4|c']);
+    expect(selfCount(p, 'probekit_exporter_dropped')).toBe(4);
+    // The budget is back after the flush.
+    for (let i = 0; i < 5; i++) h.labels({ k: 'c' }).observe(2);
+    await exporter.flush();
+    expect(linesOf(await sink.take())).toEqual(Array.from({ length: 5 }, () => 'h.c:2|ms'));
+  });
+
+  it('flushes a 1000-series histogram observed 2 million times within 2 s in a process limited to a 64 MB heap, every value sent or counted', () => {
+    const r = spawnSync(process.execPath, ['--max-old-space-size=64', `${FIXTURES}statsd-memory.mjs`], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const result = JSON.parse(r.stdout) as { flushMs: number; lines: number; dropped: number; peakRssMb: number };
+    expect(result.lines + result.dropped).toBe(2_000_000);
+    expect(result.lines).toBeGreaterThan(0);
+    expect(result.flushMs).toBeLessThan(2000);
+  });
+
   it('resolves flush() and close() while nothing listens, reporting ECONNREFUSED to onError and counting it in probekit_exporter_errors_total', async () => {
     const port = await deadPort();
     const errors: Error[] = [];
@@ -771,7 +842,7 @@ interface BadOptionRow {
 const ERRORS = { TypeError, RangeError } as const;
 
 const KNOWN =
-  'host, port, prefix, tags, tagFormat, flushInterval, mtu, maxQueueBytes, sampleRate, maxTimerValues, maxBytesPerSecond, registry, onError';
+  'host, port, prefix, tags, tagFormat, flushInterval, mtu, maxQueueBytes, sampleRate, maxTimerValues, maxBufferedValues, maxBytesPerSecond, registry, onError';
 
 const badOptions: readonly BadOptionRow[] = [
   { what: 'options null', type: 'TypeError', message: 'probekit: statsd() options must be an options object, got null', options: null },
