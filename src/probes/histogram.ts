@@ -158,6 +158,8 @@ function bucketIndex(bounds: Float64Array, v: number): number {
  */
 export class Histogram<L extends string = string> {
   /** @internal */ _count = 0;
+  /** @internal True once a negative value was observed (OpenMetrics then carries no `_sum`). */
+  _negative = false;
   /** @internal */ _sum = 0;
   /** @internal Upper bounds (`le`) and the key → bucket table, shared by the family. */
   readonly _layout: BucketLayout;
@@ -246,6 +248,7 @@ export class Histogram<L extends string = string> {
         i = t < 0 ? layout.below : layout.bounds.length;
       }
     } else {
+      if (v < 0) this._negative = true;
       w.addOther(v);
       i = bucketIndex(this._layout.bounds, v);
     }

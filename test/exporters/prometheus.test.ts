@@ -51,6 +51,7 @@ const INVALID_LABELS_HELP = "labels() calls given a missing, unusable or unknown
 const FOLDED_HELP = 'Calls whose new label set was folded into the overflow series by the cardinality cap, by metric';
 const FAILED_HELP = 'Metric value functions that threw, rejected or returned an unusable value, by metric';
 const EXPORTER_HELP = 'Exporter failures (scrape, send, serialisation), by exporter';
+const OMITTED_HELP = 'Samples a format cannot carry, left out of a scrape (OpenMetrics: a _sum beside negative values, a negative quantile), by exporter';
 
 /** The self-metric families of a registry in which nothing was dropped, folded or failed. */
 const SELF_TEXT = lines(
@@ -64,6 +65,8 @@ const SELF_TEXT = lines(
   '# TYPE probekit_invalid_labels_total counter',
   `# HELP probekit_exporter_errors_total ${EXPORTER_HELP}`,
   '# TYPE probekit_exporter_errors_total counter',
+  `# HELP probekit_exporter_omitted_total ${OMITTED_HELP}`,
+  '# TYPE probekit_exporter_omitted_total counter',
 );
 const SELF_OM = lines(
   '# TYPE probekit_dropped_values counter',
@@ -76,6 +79,8 @@ const SELF_OM = lines(
   `# HELP probekit_invalid_labels ${INVALID_LABELS_HELP}`,
   '# TYPE probekit_exporter_errors counter',
   `# HELP probekit_exporter_errors ${EXPORTER_HELP}`,
+  '# TYPE probekit_exporter_omitted counter',
+  `# HELP probekit_exporter_omitted ${OMITTED_HELP}`,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -181,6 +186,8 @@ const GOLDEN_TEXT = lines(
   '# TYPE probekit_invalid_labels_total counter',
   `# HELP probekit_exporter_errors_total ${EXPORTER_HELP}`,
   '# TYPE probekit_exporter_errors_total counter',
+  `# HELP probekit_exporter_omitted_total ${OMITTED_HELP}`,
+  '# TYPE probekit_exporter_omitted_total counter',
 );
 
 const GOLDEN_OM = lines(
@@ -235,6 +242,8 @@ const GOLDEN_OM = lines(
   `# HELP probekit_invalid_labels ${INVALID_LABELS_HELP}`,
   '# TYPE probekit_exporter_errors counter',
   `# HELP probekit_exporter_errors ${EXPORTER_HELP}`,
+  '# TYPE probekit_exporter_omitted counter',
+  `# HELP probekit_exporter_omitted ${OMITTED_HELP}`,
   '# EOF',
 );
 
@@ -573,7 +582,9 @@ describe.each(FORMATS)('prometheus.text() in $format', ({ openMetrics, golden, s
     p.histogram({ name: 'payload', unit: 'bytes', buckets: [100, 1000] }).observe(512);
     const out = await text({ registry: p });
     const head = openMetrics ? lines('# TYPE payload histogram', '# HELP payload payload (bytes)') : lines('# HELP payload payload (bytes)', '# TYPE payload histogram');
-    expect(out.startsWith(`${head}${lines('payload_bucket{le="100"} 0', 'payload_bucket{le="1000"} 1', 'payload_bucket{le="+Inf"} 1', 'payload_count 1', 'payload_sum 512')}`)).toBe(true);
+    // OpenMetrics writes le canonically (100.0); the text format 0.0.4 as the number prints.
+    const [le1, le2] = openMetrics ? ['100.0', '1000.0'] : ['100', '1000'];
+    expect(out.startsWith(`${head}${lines(`payload_bucket{le="${le1}"} 0`, `payload_bucket{le="${le2}"} 1`, 'payload_bucket{le="+Inf"} 1', 'payload_count 1', 'payload_sum 512')}`)).toBe(true);
     expect(out).not.toContain('# UNIT');
   });
 
@@ -751,8 +762,8 @@ describe('prometheus.text() on a 100k-series registry', () => {
     expect(samples).toHaveLength(100_000);
     expect(samples[0]).toBe('family_0_total{id="series_0"} 1');
     expect(samples.at(-1)).toBe('family_999_total{id="series_99"} 100');
-    // 1000 families, then the self-metrics: dropped, folded, failed reads, invalid labels, exporter errors.
-    expect(out.split('\n').filter((l) => l.startsWith('# TYPE ')).length).toBe(1005);
+    // 1000 families, then the self-metrics: dropped, folded, failed reads, invalid labels, exporter errors, omitted.
+    expect(out.split('\n').filter((l) => l.startsWith('# TYPE ')).length).toBe(1006);
   });
 });
 
@@ -811,7 +822,8 @@ describe('family name clashes between registries', () => {
     // The next scrape shows the count (written before the clash is met again).
     const second = await scrape(port);
     expect(second.status).toBe(200);
-    expect(second.body).toContain('\nprobekit_exporter_errors_total{exporter="prometheus"} 1\n# HELP other Other\n');
+    expect(second.body).toContain('\nprobekit_exporter_errors_total{exporter="prometheus"} 1\n# HELP probekit_exporter_omitted_total');
+    expect(second.body).toContain('# TYPE probekit_exporter_omitted_total counter\n# HELP other Other\n');
     expect(second.body).not.toContain('jobs_total 5');
     expect(errors.map((e) => e.message)).toEqual([message, message]);
     expect(exporterErrors(p)).toBe(2);

@@ -137,7 +137,10 @@ describe.skipIf(!available)('A real Prometheus server scraping prometheus.serve(
     expect((await query('version_info{job="probekit"}')).map((r) => [r.metric.value, r.value[1]])).toEqual([['v1.2.3', '1']]);
   });
 
-  it('computes histogram_quantile from the exported buckets', async () => {
+  it('computes histogram_quantile from the exported buckets, scraped as OpenMetrics with canonical le values', async () => {
+    // Prometheus 2.x prefers OpenMetrics and stores le as written: canonically, 1.0 and 10.0.
+    expect((await query('latency_seconds_bucket{job="probekit",le="1.0"}')).map((r) => r.value[1])).toEqual(['3']);
+    expect((await query('latency_seconds_bucket{job="probekit",le="10.0"}')).map((r) => r.value[1])).toEqual(['4']);
     const rows = await query('histogram_quantile(0.5, sum by (le) (latency_seconds_bucket{job="probekit"}))');
     expect(rows).toHaveLength(1);
     expect(Number(rows[0]?.value[1])).toBeGreaterThan(0.025);

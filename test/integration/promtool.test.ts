@@ -15,6 +15,8 @@ function everything() {
   requests.labels({ method: 'POST', path: 'C:\\temp\\x' }).inc();
   requests.labels({ method: 'PUT', path: 'line1\nline2' }).inc(2);
   requests.labels({ method: 'GET', path: '/ünïcødé/日本語/🚀' }).inc();
+  requests.labels({ method: 'PATCH', path: 'cr\rlf\r\nend' }).inc(); // a carriage return is written as \n
+  p.histogram({ name: 'offset', buckets: [-10, 0, 10] }).observe(-3); // negative bounds and sum: fine in 0.0.4
   p.counter({ name: 'Active requests' }).inc(4);
   const calls = p.meter({ name: 'Calls per minute', samples: 60, labels: ['route'] });
   calls.labels({ route: '/a' }).mark(10);

@@ -4,9 +4,10 @@
  * set (CI sets it, and installs them).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Absolute path of `binary` on PATH, or undefined. */
 export function which(binary: string): string | undefined {
@@ -79,4 +80,46 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** The Python interpreter of the virtual environment `.ci/run` creates with prometheus_client 0.26.0. */
+export const OPENMETRICS_PYTHON = join(fileURLToPath(new URL('../../.peers/venv/bin/', import.meta.url)), 'python');
+
+/** True when the Python OpenMetrics parser is installed; otherwise warns loudly, or throws when peers are required. */
+export function haveOpenMetricsParser(): boolean {
+  if (existsSync(OPENMETRICS_PYTHON)) {
+    try {
+      execFileSync(OPENMETRICS_PYTHON, ['-c', 'import prometheus_client.openmetrics.parser'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      // falls through to the message
+    }
+  }
+  const message =
+    '\n*** The Python prometheus_client OpenMetrics parser is not installed: the tests against it are SKIPPED.\n' +
+    '*** Install it with: python3 -m venv .peers/venv && .peers/venv/bin/pip install prometheus_client==0.26.0 (bash .ci/run does)\n';
+  if (process.env.PROBEKIT_REQUIRE_PEERS) throw new Error(`PROBEKIT_REQUIRE_PEERS is set but ${message}`);
+  console.warn(message);
+  return false;
+}
+
+/**
+ * Parses OpenMetrics text with prometheus_client's strict parser (a parser nobody here
+ * wrote). Returns the families as `[name, type, [[sample name, labels, value], ...]]`,
+ * or the parser's error message.
+ */
+export function parseOpenMetrics(text: string): { families: Array<[string, string, Array<[string, Record<string, string>, number | string]>]> } | { error: string } {
+  const script = [
+    'import sys, json, math',
+    'from prometheus_client.openmetrics.parser import text_string_to_metric_families',
+    'try:',
+    '    out = []',
+    '    for f in text_string_to_metric_families(sys.stdin.read()):',
+    '        out.append([f.name, f.type, [[s.name, s.labels, s.value if math.isfinite(s.value) else str(s.value)] for s in f.samples]])',
+    '    print(json.dumps({"families": out}))',
+    'except Exception as e:',
+    '    print(json.dumps({"error": str(e)}))',
+  ].join('\n');
+  const stdout = execFileSync(OPENMETRICS_PYTHON, ['-c', script], { input: text, encoding: 'utf8', maxBuffer: 256 << 20 });
+  return JSON.parse(stdout) as ReturnType<typeof parseOpenMetrics>;
 }

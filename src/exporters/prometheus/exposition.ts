@@ -51,6 +51,7 @@ export class Exposition {
   readonly windowQuantiles: boolean;
   private readonly onError: ((error: Error) => void) | undefined;
   private readonly errors: Counter<'exporter'>;
+  private readonly omitted: Counter<'exporter'>;
 
   constructor(where: string, options: ExpositionOptions, extraKeys: readonly string[] = []) {
     const opts = checkObject(`${where} options`, options);
@@ -79,6 +80,11 @@ export class Exposition {
     this.onError = opts.onError as ((error: Error) => void) | undefined;
     const self = sources.find((s): s is Registry => s instanceof Registry) ?? defaultRegistry;
     this.errors = self.selfCounter('probekit_exporter_errors', 'Exporter failures (scrape, send, serialisation), by exporter', ['exporter']);
+    this.omitted = self.selfCounter(
+      'probekit_exporter_omitted',
+      'Samples a format cannot carry, left out of a scrape (OpenMetrics: a _sum beside negative values, a negative quantile), by exporter',
+      ['exporter'],
+    );
     if (sources.length > 1) checkUnique(sources, defaults);
   }
 
@@ -109,6 +115,7 @@ export class Exposition {
         // Every probekit registry has the self-metrics: the first registry's are written.
         name.startsWith('probekit_') ||
         this.fail(new Error(`probekit: prometheus: the family "${name}" is exposed by two registries; the second was left out of the scrape`)),
+      omitted: (n) => this.omitted.labels({ exporter: 'prometheus' }).inc(n),
       pace: () => {
         if (performance.now() - last < PACE_MS) return undefined;
         chunks.push(parts.join(''));

@@ -13,15 +13,21 @@ export interface Format {
   readonly openMetrics: boolean;
 }
 
-/** Escapes a label value: backslash, double quote and newline (both formats). */
+/**
+ * Escapes a label value: backslash, double quote and newline (both formats). Neither format
+ * has an escape for a carriage return, and a raw one would split the line for many
+ * readers: a CR (or CR LF) is written as the escaped newline `\n`.
+ */
 export function escapeLabelValue(value: string): string {
   // Most values need nothing: test before allocating.
-  return /[\\"\n]/.test(value) ? value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : value;
+  return /[\\"\n\r]/.test(value)
+    ? value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\r\n?|\n/g, '\\n')
+    : value;
 }
 
-/** Escapes HELP text: backslash and newline in text 0.0.4; also the double quote in OpenMetrics. */
+/** Escapes HELP text: backslash and newline (a CR, or CR LF, as a newline) in text 0.0.4; also the double quote in OpenMetrics. */
 export function escapeHelp(text: string, openMetrics: boolean): string {
-  let out = text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+  let out = text.replace(/\\/g, '\\\\').replace(/\r\n?|\n/g, '\\n');
   if (openMetrics) out = out.replace(/"/g, '\\"');
   return out;
 }
@@ -31,6 +37,33 @@ export function formatValue(value: number): string {
   if (Number.isFinite(value)) return String(value);
   if (Number.isNaN(value)) return 'NaN';
   return value > 0 ? '+Inf' : '-Inf';
+}
+
+/**
+ * A number in the canonical form OpenMetrics requires for `le` and `quantile` label
+ * values (as the Go and Python clients write them): always a decimal point or an
+ * exponent, `1.0`, `0.25`, `1e-05`, and an exponent from a million up, `1e+06`, `2.5e+07`.
+ */
+export function canonicalNumber(value: number): string {
+  if (!Number.isFinite(value)) return formatValue(value);
+  if (value === 0) return Object.is(value, -0) ? '-0.0' : '0.0';
+  const [digitsWithDot = '0', expText = '0'] = value.toExponential().split('e');
+  const negative = digitsWithDot.startsWith('-');
+  const digits = digitsWithDot.replace('-', '').replace('.', '');
+  const exp = Number(expText);
+  const sign = negative ? '-' : '';
+  const scientific = (): string => {
+    const mantissa = digits.length === 1 ? digits : `${digits[0]}.${digits.slice(1)}`;
+    const e = Math.abs(exp);
+    return `${sign}${mantissa}e${exp < 0 ? '-' : '+'}${e < 10 ? `0${e}` : e}`;
+  };
+  // Python's repr switches to an exponent below 1e-4 and from 1e16; Go, for positive
+  // numbers, from 1e6 (1e21 for negative ones, which never occur as le in practice).
+  if (exp < -4 || exp >= 16 || (!negative && exp >= 6)) return scientific();
+  if (exp < 0) return `${sign}0.${'0'.repeat(-exp - 1)}${digits}`;
+  const whole = digits.slice(0, exp + 1).padEnd(exp + 1, '0');
+  const fraction = digits.slice(exp + 1);
+  return `${sign}${whole}.${fraction === '' ? '0' : fraction}`;
 }
 
 /**
@@ -55,7 +88,7 @@ export function withLabel(text: string, extra: string): string {
 }
 
 /** Prometheus family types as each format names them. */
-export type FamilyType = 'counter' | 'gauge' | 'histogram' | 'info' | 'summary' | 'unknown';
+export type FamilyType = 'counter' | 'gauge' | 'histogram' | 'gaugehistogram' | 'info' | 'summary' | 'unknown';
 
 /**
  * The `# HELP`/`# TYPE` (and OpenMetrics `# UNIT`) lines of a family. In text 0.0.4 a
@@ -68,7 +101,7 @@ export function header(name: string, type: FamilyType, help: string, unit: strin
     return `${out}# HELP ${name} ${escapeHelp(help, true)}\n`;
   }
   const textName = type === 'counter' ? `${name}_total` : type === 'info' ? `${name}_info` : name;
-  const textType = type === 'info' ? 'gauge' : type === 'unknown' ? 'untyped' : type;
+  const textType = type === 'info' ? 'gauge' : type === 'unknown' ? 'untyped' : type === 'gaugehistogram' ? 'histogram' : type;
   return `# HELP ${textName} ${escapeHelp(help, false)}\n# TYPE ${textName} ${textType}\n`;
 }
 

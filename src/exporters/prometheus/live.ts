@@ -11,7 +11,7 @@ import { Metric } from '../../probes/metric.js';
 import { exportsSeconds, familyName } from '../../probes/names.js';
 import type { Registry } from '../../probes/probe.js';
 import { msPerUnit } from '../../probes/histogram.js';
-import { escapeLabelValue, type Format, formatValue, header, labelText, withLabel } from './format.js';
+import { canonicalNumber, escapeLabelValue, type Format, formatValue, header, labelText, withLabel } from './format.js';
 
 /** Options of one scrape of a registry. */
 export interface WriteOptions {
@@ -23,6 +23,8 @@ export interface WriteOptions {
   /** Family names to leave out silently (written by the cluster merge). */
   readonly skip: ReadonlySet<string>;
   readonly onDuplicate: (name: string) => void;
+  /** Counts samples the format cannot carry and the writer left out (OpenMetrics: negative sums and quantiles). */
+  readonly omitted: (n: number) => void;
   /** Called between families; returns a promise when the writer should yield to the event loop. */
   readonly pace: () => Promise<void> | undefined;
 }
@@ -37,15 +39,18 @@ export function helpText(name: string, exportName: string, help: string | undefi
 
 /** Sample-line prefixes of each series (`name{labels} `), built on its first scrape. */
 const prefixes = new WeakMap<object, string[]>();
+/** The same for histogram series in OpenMetrics, whose `le` values are written canonically. */
+const omPrefixes = new WeakMap<object, string[]>();
 
 function remember(series: object, lines: string[]): string[] {
   prefixes.set(series, lines);
   return lines;
 }
 
-/** Bounds scaled into seconds, printed without binary noise. */
-function scaledBounds(bounds: Float64Array, scale: number): string[] {
-  return Array.from(bounds, (b) => formatValue(scale === 1 ? b : Number((b * scale).toPrecision(15))));
+/** Bounds scaled into seconds, printed without binary noise (canonically in OpenMetrics). */
+function scaledBounds(bounds: Float64Array, scale: number, format: Format): string[] {
+  const write = format.openMetrics ? canonicalNumber : formatValue;
+  return Array.from(bounds, (b) => write(scale === 1 ? b : Number((b * scale).toPrecision(15))));
 }
 
 export function claim(name: string, options: WriteOptions): boolean {
@@ -100,13 +105,16 @@ function meterLines(m: Meter, base: string, names: readonly string[]): string[] 
   return remember(m, [`${base}${labels} `, `${base}_events_total${labels} `]);
 }
 
-function histogramLines(h: Histogram, base: string, names: readonly string[], les: readonly string[]): string[] {
-  const known = prefixes.get(h);
+function histogramLines(h: Histogram, base: string, names: readonly string[], les: readonly string[], format: Format, gauge: boolean): string[] {
+  const cache = format.openMetrics ? omPrefixes : prefixes;
+  const known = cache.get(h);
   if (known !== undefined) return known;
   const labels = labelText(names, h.labelValues);
   const list = les.map((le) => `${base}_bucket${withLabel(labels, `le="${le}"`)} `);
-  list.push(`${base}_bucket${withLabel(labels, 'le="+Inf"')} `, `${base}_count${labels} `, `${base}_sum${labels} `);
-  return remember(h, list);
+  const g = gauge ? '_g' : '_';
+  list.push(`${base}_bucket${withLabel(labels, 'le="+Inf"')} `, `${base}${g}count${labels} `, `${base}${g}sum${labels} `);
+  cache.set(h, list);
+  return list;
 }
 
 function writeMeter(family: Family<Meter>, options: WriteOptions): string {
@@ -135,18 +143,26 @@ function* writeHistogram(family: Family<Histogram>, options: WriteOptions): Gene
   let out = '';
   if (claim(base, options)) {
     const help = helpText(family.name, family.exportName, family.help, seconds ? undefined : family.unit);
-    out += header(base, 'histogram', help, seconds ? 'seconds' : undefined, options.format);
-    const les = scaledBounds(all[0]?._layout.bounds ?? new Float64Array(0), scale);
+    const om = options.format.openMetrics;
+    const bounds = family.root._layout.bounds;
+    // OpenMetrics allows no _sum beside negative buckets: a family with a negative bound is
+    // a gauge histogram there (_gcount, _gsum); a series of any other family that saw a
+    // negative value carries buckets only (a _count needs a _sum), its count in +Inf.
+    const gauge = om && bounds.length > 0 && (bounds[0] as number) < 0;
+    out += header(base, gauge ? 'gaugehistogram' : 'histogram', help, seconds ? 'seconds' : undefined, options.format);
+    const les = scaledBounds(bounds, scale, options.format);
     let n = 0;
     for (const h of all) {
-      const lines = histogramLines(h, base, family.labelNames, les);
+      const lines = histogramLines(h, base, family.labelNames, les, options.format, gauge);
       const counts = h._counts;
       let acc = 0;
       for (let i = 0; i < les.length; i++) {
         acc += counts[i] as number;
         out += `${lines[i]}${acc}\n`;
       }
-      out += `${lines[les.length]}${h._count}\n${lines[les.length + 1]}${h._count}\n${lines[les.length + 2]}${formatValue(h._sum * scale)}\n`;
+      out += `${lines[les.length]}${h._count}\n`;
+      if (om && !gauge && h._negative) options.omitted(2);
+      else out += `${lines[les.length + 1]}${h._count}\n${lines[les.length + 2]}${formatValue(h._sum * scale)}\n`;
       if (++n % SLICE === 0) {
         yield out;
         out = '';
@@ -154,11 +170,14 @@ function* writeHistogram(family: Family<Histogram>, options: WriteOptions): Gene
     }
   }
   // The window percentiles are a summary: windowed quantiles, with the cumulative count
-  // and sum, as prom-client's Summary with maxAgeSeconds reports them.
+  // and sum, as prom-client's Summary with maxAgeSeconds reports them. OpenMetrics allows
+  // neither a negative quantile value nor a negative _sum: such samples are left out there.
   if (options.windowQuantiles && claim(`${base}_window`, options)) {
     const root = family.root;
+    const om = options.format.openMetrics;
     const help = helpText(family.name, family.exportName, family.help, seconds ? 'seconds' : family.unit, '— percentiles over the sliding window');
     out += header(`${base}_window`, 'summary', help, undefined, options.format);
+    const write = om ? canonicalNumber : formatValue;
     let n = 0;
     for (const h of all) {
       const v = h.val() as unknown as Record<string, number | null>;
@@ -166,9 +185,15 @@ function* writeHistogram(family: Family<Histogram>, options: WriteOptions): Gene
       for (let i = 0; i < root._percentiles.length; i++) {
         const q = v[root._percentileKeys[i] as string];
         if (q === null || q === undefined) continue;
-        out += `${base}_window${withLabel(labels, `quantile="${formatValue(root._percentiles[i] as number)}"`)} ${formatValue(q * scale)}\n`;
+        if (om && q < 0) {
+          options.omitted(1);
+          continue;
+        }
+        out += `${base}_window${withLabel(labels, `quantile="${write(root._percentiles[i] as number)}"`)} ${formatValue(q * scale)}\n`;
       }
-      out += `${base}_window_sum${labels} ${formatValue(h._sum * scale)}\n${base}_window_count${labels} ${h._count}\n`;
+      if (om && h._sum < 0) options.omitted(1);
+      else out += `${base}_window_sum${labels} ${formatValue(h._sum * scale)}\n`;
+      out += `${base}_window_count${labels} ${h._count}\n`;
       if (++n % SLICE === 0) {
         yield out;
         out = '';
