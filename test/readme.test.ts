@@ -53,7 +53,7 @@ export function snippets(readme: string): Snippet[] {
 
 function run(file: string, serves: boolean): Promise<{ code: number | null; stderr: string; stdout: string; killed: boolean }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--no-warnings=ExperimentalWarning', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--no-warnings=ExperimentalWarning', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PORT: '0' } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
