@@ -103,6 +103,26 @@ const sections = [];
   sections.push(['StatsD over loopback UDP (sink in its own process, default socket buffer)', statsdTable]);
 }
 
+{
+  // The StatsD flush-memory case (test/exporters/fixtures/statsd-memory.mjs): one labelled
+  // histogram at the series cap, 2 million buffered observations, one flush; each run in a
+  // process of its own, with a 64 MB heap and with the default heap.
+  const fixture = fileURLToPath(new URL('../test/exporters/fixtures/statsd-memory.mjs', import.meta.url));
+  const lines = ['| heap | flush ms | peak RSS MB | lines sent | values dropped (counted) |', '|---|---:|---:|---:|---:|'];
+  for (const [label, flags] of [['64 MB (`--max-old-space-size=64`)', ['--max-old-space-size=64']], ['default', []]]) {
+    try {
+      const out = execFileSync(process.execPath, [...flags, fixture], { encoding: 'utf8', timeout: 120_000 });
+      const r = JSON.parse(out.trim().split('\n').pop());
+      lines.push(`| ${label} | ${r.flushMs} | ${r.peakRssMb} | ${r.lines} | ${r.dropped} |`);
+    } catch (err) {
+      lines.push(`| ${label} | failed: ${String(err.message).split('\n')[0]} | | | |`);
+    }
+  }
+  const memoryTable = lines.join('\n');
+  console.log(`## StatsD flush memory\n\n${memoryTable}\n`);
+  sections.push(['StatsD flush memory (1000-series histogram, 2 million buffered observations, one flush)', memoryTable]);
+}
+
 if (record) {
   const doc = `# Benchmark results
 

@@ -13,8 +13,22 @@ import { EMPTY, HANDLED, route, type Origin } from './route.js';
 export type { DomainError } from './route.js';
 import { typeError } from '../probes/validate.js';
 
-/** What a domain holds in `members`: emitters and timers added with `add()`. */
-export type DomainMember = EventEmitter | NodeJS.Timeout;
+/** What a domain holds in `members`: emitters, timers and functions added with `add()`. */
+export type DomainMember = EventEmitter | NodeJS.Timeout | ((...args: never[]) => unknown);
+
+/**
+ * Calls `fn` inside `storage.run(frame)`: a synchronous throw goes to the domains active
+ * when it was thrown (after an `exit()` or `enter()` in `fn`, not necessarily `frame`'s).
+ */
+function runCaught<A extends unknown[], R>(frame: Frame, fn: (...args: A) => R, args: A): R | undefined {
+  try {
+    return fn(...args);
+  } catch (err) {
+    const left = route(storage.getStore() ?? frame, err);
+    if (left === HANDLED) return undefined;
+    throw left;
+  }
+}
 
 /** The old module's `enter()`/`exit()` stack: each entry remembers the frame it replaced. */
 const stack: Array<{ readonly domain: ErrorDomain; readonly before: Frame | undefined }> = [];
@@ -67,14 +81,15 @@ export class ErrorDomain extends EventEmitter {
     // Frames are immutable: a run() from the same context as the last one reuses its frame.
     let frame = this.lastFrame;
     if (frame === undefined || frame.outer !== current) frame = this.lastFrame = new Frame(this, current, current?.store);
-    // The catch sits outside storage.run(): one frame less per call, and route() takes
-    // the frame explicitly, so it does not need to run inside it.
+    // As Node's run() is enter(), fn(), exit(): the domain is on the stack meanwhile, so an
+    // exit() and another domain's enter() inside fn take effect for what fn throws.
+    const entry = { domain: this as ErrorDomain, before: current };
+    stack.push(entry);
     try {
-      return storage.run(frame, fn, ...args);
-    } catch (err) {
-      const left = route(frame, err);
-      if (left === HANDLED) return undefined;
-      throw left;
+      return storage.run(frame, runCaught, frame, fn, args);
+    } finally {
+      const i = stack.lastIndexOf(entry);
+      if (i !== -1) stack.length = i;
     }
   }
 
@@ -110,9 +125,12 @@ export class ErrorDomain extends EventEmitter {
           return domain.run(() => original.call(this, event, ...args)) ?? false;
         };
       }
-    } else {
-      throw typeError('domain.add() argument', 'an EventEmitter or a timer from setTimeout()/setInterval()', member);
+    } else if (typeof member !== 'function') {
+      throw typeError('domain.add() argument', 'an EventEmitter, a timer from setTimeout()/setInterval() or a function', member);
     }
+    // As Node's module: the member names its domain (not enumerable). A function is only
+    // recorded, as Node did: what it throws goes where the code running it goes.
+    if (!isTimer(member)) Object.defineProperty(member, 'domain', { value: this, writable: true, configurable: true, enumerable: false });
     if (!this.members.includes(member)) this.members.push(member);
   }
 
@@ -128,7 +146,8 @@ export class ErrorDomain extends EventEmitter {
         timer._onTimeout = original;
         delete timer[kOriginalOnTimeout];
       }
-    } else {
+    } else if (member instanceof EventEmitter) {
+      (member as { domain?: unknown }).domain = null;
       const emitter = member as Patched;
       const original = emitter[kOriginalEmit];
       if (original !== undefined) {
@@ -140,14 +159,12 @@ export class ErrorDomain extends EventEmitter {
     }
   }
 
-  /**
-   * Returns a function that runs `fn` in this domain; an error it throws is routed
-   * with `domainBound` set to `fn`.
-   */
+  /** Returns a function that runs `fn` in this domain; an error it throws is routed to it. */
   bind<F extends (...args: never[]) => unknown>(fn: F): F {
     if (typeof fn !== 'function') throw typeError('domain.bind() argument "fn"', 'a function', fn);
     const domain = this;
-    const origin: Origin = { thrown: true, bound: fn };
+    // Node sets domainBound only for intercept(), as it documents.
+    const origin: Origin = { thrown: true };
     const wrapper = function (this: unknown, ...args: Parameters<F>) {
       if (domain.disposed) return undefined;
       const frame = new Frame(domain, storage.getStore(), storage.getStore()?.store);

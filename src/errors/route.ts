@@ -45,7 +45,8 @@ export function route(frame: Frame | undefined, err: unknown, origin: Origin = T
     if (err !== null && typeof err === 'object') {
       const e = err as DomainError;
       try {
-        e.domain = domain;
+        // As Node's module does: `domain` is not enumerable (it must not reach JSON or logs).
+        Object.defineProperty(e, 'domain', { value: domain, writable: true, configurable: true, enumerable: false });
         e.domainThrown = origin.thrown;
         if (origin.bound !== undefined) e.domainBound = origin.bound;
         if (origin.emitter !== undefined) e.domainEmitter = origin.emitter;

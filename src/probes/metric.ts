@@ -78,6 +78,12 @@ export class Metric {
    * counted in `probekit_dropped_values_total`; the previous value stays.
    */
   set(value: MetricInput): void {
+    // Numbers first, inline: the common case takes no call.
+    if (typeof value === 'number') {
+      if (value - value === 0) this._value = value;
+      else this._family.drop();
+      return;
+    }
     if (typeof value === 'function') {
       this._value = value;
       return;

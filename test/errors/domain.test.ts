@@ -81,11 +81,11 @@ describe('error domains: the old domain module chapter examples (child processes
     expect(run.stderr).toBe('');
   });
 
-  it('(c) routes a throw from a bound fs.readFile callback with domainBound set to the original function', () => {
+  it('(c) routes a throw from a bound fs.readFile callback, without domainBound (set by intercept() only, as Node documents)', () => {
     const run = runFixture('domain-bind.mjs');
     expect(run.lines).toEqual([
       { callbackErr: null, firstLine: '// Chapter example: domain.bind() around an fs.readFile callback that throws.' },
-      { handler: 'd', message: 'thrown by the bound readFile callback', domain: 'd', domainThrown: true, domainBound: 'onRead' },
+      { handler: 'd', message: 'thrown by the bound readFile callback', domain: 'd', domainThrown: true },
       'survived',
     ]);
     expect(run.status).toBe(0);
@@ -293,7 +293,7 @@ describe('error domains: synchronous behaviour', () => {
     expect(bound.call(target, 5)).toEqual({ value: 15, active: d });
   });
 
-  it('routes a throw from a bound function with domainBound set to the original function and returns undefined', () => {
+  it('routes a throw from a bound function without domainBound (intercept() only sets it) and returns undefined', () => {
     const d = createDomain();
     const got = collect(d);
     const boom = new Error('bound throw');
@@ -304,7 +304,7 @@ describe('error domains: synchronous behaviour', () => {
     expect(got).toEqual([boom]);
     expect(got[0]?.domain).toBe(d);
     expect(got[0]?.domainThrown).toBe(true);
-    expect(got[0]?.domainBound).toBe(original);
+    expect(got[0]?.domainBound).toBeUndefined();
   });
 
   it('routes an Error passed first to an intercepted callback with domainThrown false and never calls fn', () => {
@@ -559,12 +559,12 @@ describe('error domains: bad arguments', () => {
     { what: 'intercept(null)', message: 'probekit: domain.intercept() argument "fn" must be a function, got null', call: (d) => d.intercept(bad(null)) },
     {
       what: 'add({})',
-      message: 'probekit: domain.add() argument must be an EventEmitter or a timer from setTimeout()/setInterval(), got {} (object)',
+      message: 'probekit: domain.add() argument must be an EventEmitter, a timer from setTimeout()/setInterval() or a function, got {} (object)',
       call: (d) => d.add(bad({})),
     },
     {
       what: 'add(null)',
-      message: 'probekit: domain.add() argument must be an EventEmitter or a timer from setTimeout()/setInterval(), got null',
+      message: 'probekit: domain.add() argument must be an EventEmitter, a timer from setTimeout()/setInterval() or a function, got null',
       call: (d) => d.add(bad(null)),
     },
   ];
@@ -576,5 +576,45 @@ describe('error domains: bad arguments', () => {
     expect(err.message).toBe(message);
     expect(err.message.startsWith('probekit:')).toBe(true);
     expect(d.members).toEqual([]);
+  });
+});
+
+describe("error domains side by side with Node's domain module (child processes, one program run with each)", () => {
+  const node = runFixture('domain-parity.mjs', 'node');
+  const probekit = runFixture('domain-parity.mjs', 'probekit');
+
+  it('print exactly the same lines and both exit 0', () => {
+    expect(probekit.lines).toEqual(node.lines);
+    expect({ probekit: probekit.status, node: node.status }).toEqual({ probekit: 0, node: 0 });
+    expect(probekit.stderr).toBe('');
+  });
+
+  it('route a throw after dom1.exit() and dom2.enter() inside dom1.run() to dom2', () => {
+    expect(probekit.lines[0]).toMatchObject({ case: 'exit-enter', handler: 'dom2', domainIsHandler: true });
+  });
+
+  it('accept add(function), which names its domain, and route what it throws inside run()', () => {
+    expect(probekit.lines.slice(1, 3)).toMatchObject([
+      { case: 'add-function', addedFunctionDomain: 'd3', members: 1 },
+      { case: 'add-function', handler: 'd3', message: 'from an added function' },
+    ]);
+  });
+
+  it('set emitter.domain on add(emitter), not enumerable', () => {
+    expect(probekit.lines[3]).toEqual({ case: 'add-emitter', emitterDomain: 'd4', enumerable: false });
+  });
+
+  it('make error.domain non-enumerable: it stays out of JSON.stringify', () => {
+    for (const l of probekit.lines.filter((x) => typeof x === 'object' && x !== null && 'json' in x)) {
+      expect(l).toMatchObject({ domainEnumerable: false, domainIsHandler: true });
+      expect((l as { json: string }).json).not.toContain('domain"');
+    }
+  });
+
+  it('set domainBound from intercept() only, not from bind()', () => {
+    expect(probekit.lines.slice(4, 6)).toMatchObject([
+      { case: 'bind', hasDomainBound: false, domainThrown: true },
+      { case: 'intercept', hasDomainBound: true, domainThrown: false },
+    ]);
   });
 });
