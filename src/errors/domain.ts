@@ -22,7 +22,7 @@ export type DomainMember = EventEmitter | NodeJS.Timeout | ((...args: never[]) =
  */
 function runCaught<A extends unknown[], R>(frame: Frame, fn: (...args: A) => R, args: A): R | undefined {
   try {
-    return fn(...args);
+    return args.length === 0 ? (fn as () => R)() : fn(...args);
   } catch (err) {
     const left = route(storage.getStore() ?? frame, err);
     if (left === HANDLED) return undefined;
@@ -81,16 +81,9 @@ export class ErrorDomain extends EventEmitter {
     // Frames are immutable: a run() from the same context as the last one reuses its frame.
     let frame = this.lastFrame;
     if (frame === undefined || frame.outer !== current) frame = this.lastFrame = new Frame(this, current, current?.store);
-    // As Node's run() is enter(), fn(), exit(): the domain is on the stack meanwhile, so an
-    // exit() and another domain's enter() inside fn take effect for what fn throws.
-    const entry = { domain: this as ErrorDomain, before: current };
-    stack.push(entry);
-    try {
-      return storage.run(frame, runCaught, frame, fn, args);
-    } finally {
-      const i = stack.lastIndexOf(entry);
-      if (i !== -1) stack.length = i;
-    }
+    // Node's run() is enter(), fn(), exit(): an exit() and another domain's enter() inside
+    // fn take effect for what fn throws (exit() leaves a run() frame too, see there).
+    return storage.run(frame, runCaught, frame, fn, args);
   }
 
   /**
@@ -214,13 +207,19 @@ export class ErrorDomain extends EventEmitter {
   }
 
   /**
-   * Leaves this domain and every domain entered after it (the old stack semantics).
-   * A domain not on the stack is left alone.
+   * Leaves this domain and every domain entered after it (the old stack semantics). Inside
+   * this domain's own `run()` it leaves the run, as Node's `exit()` did; a domain neither
+   * entered nor running is left alone.
    */
   exit(): void {
     let i = stack.length - 1;
     while (i >= 0 && (stack[i] as { domain: ErrorDomain }).domain !== this) i--;
-    if (i === -1) return;
+    if (i === -1) {
+      // Not entered with enter(): inside this domain's run(), leave to what run() came from.
+      const active = storage.getStore();
+      if (active?.domain === this) storage.enterWith(active.outer ?? EMPTY);
+      return;
+    }
     const before = (stack[i] as { before: Frame | undefined }).before;
     stack.length = i;
     // Back to what was active before this enter(): a surrounding run() and its context included.
