@@ -21,6 +21,12 @@ export interface WatchChildOptions {
   readonly stderrLines?: number;
   /** Most stderr bytes kept (the tail). @default 8192 */
   readonly stderrBytes?: number;
+  /**
+   * Copy a piped stderr of the child to this process's stderr as it arrives, so a crash
+   * stack still reaches the terminal (piping it is what lets the exit record carry its
+   * tail). With stderr not piped there is nothing to copy. @default true
+   */
+  readonly passStderr?: boolean;
 }
 
 /** What {@link watchChild} returns. */
@@ -66,7 +72,9 @@ function fromMessage(raw: unknown, pid: number): ErrorRecord | undefined {
  * Watches a child process from the parent: records the child forwards (see
  * {@link forwardErrors}) arrive tagged with its pid, and a non-zero exit code or a
  * signal becomes a `ChildProcessExit` record whose context holds the code, the signal
- * and the last lines of stderr (when stderr is piped).
+ * and the last lines of stderr (when stderr is piped; it is also copied to this process's
+ * stderr unless `passStderr: false`). The application's own `child.on('message')`
+ * handlers never receive probekit's records.
  *
  * @example
  * import { fork } from 'node:child_process';
@@ -79,7 +87,9 @@ export function watchChild(child: ChildProcess, options: WatchChildOptions = {})
     throw typeError('watchChild() argument "child"', 'a ChildProcess from fork() or spawn()', child);
   }
   const opts = checkObject('watchChild() options', options);
-  checkKnownKeys('watchChild()', opts, ['store', 'stderrLines', 'stderrBytes']);
+  checkKnownKeys('watchChild()', opts, ['store', 'stderrLines', 'stderrBytes', 'passStderr']);
+  if (opts.passStderr !== undefined && typeof opts.passStderr !== 'boolean') throw typeError('watchChild() option "passStderr"', 'a boolean', opts.passStderr);
+  const passStderr = opts.passStderr !== false;
   if (opts.store !== undefined && !(opts.store instanceof ErrorStore)) {
     throw typeError('watchChild() option "store"', 'an ErrorStore from createErrorStore()', opts.store);
   }
@@ -92,6 +102,13 @@ export function watchChild(child: ChildProcess, options: WatchChildOptions = {})
   let held = 0;
 
   const onData = (chunk: Buffer | string): void => {
+    if (passStderr) {
+      try {
+        process.stderr.write(chunk);
+      } catch {
+        // this process's stderr is closed: keep the tail all the same
+      }
+    }
     if (maxBytes === 0) return;
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     chunks.push(buf);
@@ -102,11 +119,22 @@ export function watchChild(child: ChildProcess, options: WatchChildOptions = {})
       held = tail.length;
     }
   };
-  const onMessage = (message: unknown): void => {
-    if (message === null || typeof message !== 'object' || (message as { type?: unknown }).type !== TAG) return;
-    const record = fromMessage((message as { record?: unknown }).record, child.pid ?? -1);
-    if (record !== undefined) store.take(record);
+  // probekit's records travel on the child's IPC channel; they are taken here, before
+  // 'message' is emitted, so the application's own message handlers never see them.
+  const originalEmit = child.emit;
+  const emit = function (this: ChildProcess, event: string | symbol, ...args: unknown[]): boolean {
+    const message = args[0];
+    if (event === 'message' && message !== null && typeof message === 'object' && (message as { type?: unknown }).type === TAG) {
+      const record = fromMessage((message as { record?: unknown }).record, child.pid ?? -1);
+      if (record !== undefined) store.take(record);
+      return true;
+    }
+    return (originalEmit as (this: ChildProcess, event: string | symbol, ...rest: unknown[]) => boolean).call(this, event, ...args);
   };
+  child.emit = emit as ChildProcess['emit'];
+  // Node emits 'message' only while some listener exists: this one keeps records flowing
+  // to `emit` above when the application has none.
+  const keepDelivering = (): void => {};
   const onClose = (code: number | null, signal: NodeJS.Signals | null): void => {
     if (code === 0 && signal === null) return;
     const bytes = maxBytes === 0 ? Buffer.alloc(0) : Buffer.concat(chunks).subarray(-maxBytes);
@@ -128,13 +156,14 @@ export function watchChild(child: ChildProcess, options: WatchChildOptions = {})
   };
 
   child.stderr?.on('data', onData);
-  child.on('message', onMessage);
+  child.on('message', keepDelivering);
   child.on('close', onClose);
   return {
     close() {
       child.stderr?.off('data', onData);
-      child.off('message', onMessage);
       child.off('close', onClose);
+      child.off('message', keepDelivering);
+      if (child.emit === (emit as ChildProcess['emit'])) child.emit = originalEmit;
     },
   };
 }

@@ -1,4 +1,4 @@
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ChildWatch, createErrorStore, createProbe, type ErrorRecord, type Probe, watchChild, type WatchChildOptions } from '../../src/index.js';
@@ -50,7 +50,8 @@ function watched(child: ChildProcess, options: Omit<WatchChildOptions, 'store'> 
   const store = createErrorStore({ probe: p });
   const records: ErrorRecord[] = [];
   store.onError((record) => records.push(record));
-  const watch = watchChild(child, { ...options, store });
+  // passStderr: false keeps the children's stderr out of the test output (its default is checked below).
+  const watch = watchChild(child, { passStderr: false, ...options, store });
   let stdout = '';
   const waiters: Array<{ text: string; resolve: () => void }> = [];
   child.stdout?.setEncoding('utf8');
@@ -153,11 +154,12 @@ describe('watchChild() with a forked child that calls forwardErrors()', () => {
       },
       expect.objectContaining({ name: 'Error', message: 'real one', source: 'notify', pid: child.pid }),
     ]);
-    // Every message still reaches the application: 12 sent by hand and the forwarded record.
-    expect(appMessages).toHaveLength(13);
+    // The application's handler gets every message except probekit's own (those tagged
+    // with its type, forged or real): 6 of the 12 sent by hand, and not the forwarded record.
+    expect(appMessages).toHaveLength(6);
     expect(appMessages.slice(0, 4)).toEqual(['probekit:error-record', null, 42, [TAG]]);
-    expect(appMessages[10]).toEqual({ type: 'app', payload: { hello: 'parent' } });
-    expect(appMessages[12]).toMatchObject({ type: TAG, record: { message: 'real one' } });
+    expect(appMessages).toContainEqual({ type: 'app', payload: { hello: 'parent' } });
+    for (const m of appMessages) expect((m as { type?: unknown } | null)?.type).not.toBe(TAG);
   });
 
   it('stops taking records after watch.close()', async () => {
@@ -263,5 +265,22 @@ describe('forwardErrors() without an IPC channel', () => {
     });
     expect(stderr.join('')).toBe('');
     expect(records).toEqual([]);
+  });
+});
+
+describe('watchChild() in a migrating parent (the parent is a child process of the test)', () => {
+  const parent = spawnSync(process.execPath, [`${FIXTURES}parent-app.mjs`], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, NODE_OPTIONS: '' } });
+  const lines = parent.stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as unknown);
+
+  it("keeps probekit's records out of the application's own child.on('message') handler", () => {
+    expect(lines).toEqual([{ appGot: { hello: 'parent' } }, { childExit: 1 }]);
+  });
+
+  it("passes the child's stderr through to the parent's by default, so the crash stack reaches the terminal", () => {
+    expect(parent.stderr).toContain('Error: the child crashed\n    at Timeout._onTimeout');
+    expect(parent.status).toBe(0);
   });
 });
