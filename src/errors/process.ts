@@ -138,16 +138,20 @@ function printFatal(err: unknown): void {
   }
 }
 
-/** Prints, flushes (when capture is on) and exits with code 1: Node's outcome for a crash. */
-function crash(err: unknown): void {
+/**
+ * Prints, flushes (when capture is on) and exits: Node's outcome for a crash, code 1, or
+ * code 7 when the error is one a domain's 'error' listener threw (Node's "internal
+ * exception handler run-time failure").
+ */
+function crash(err: unknown, code = 1): void {
   if (exiting) return;
   exiting = true;
   printFatal(err);
   const state = capture;
   if (state === undefined || flushHooks.size === 0) {
-    process.exit(1);
+    process.exit(code);
   }
-  void runFlushHooks(state.flushTimeoutMs).finally(() => process.exit(1));
+  void runFlushHooks(state.flushTimeoutMs).finally(() => process.exit(code));
 }
 
 function appListeners(event: 'uncaughtException' | 'unhandledRejection'): number {
@@ -172,7 +176,8 @@ function willRoute(): boolean {
 }
 
 function onUncaught(error: unknown, origin: string): void {
-  const err = route(storage.getStore(), error);
+  // With domains, process.emit below has routed it already (before any application listener).
+  const err = routedByEmit ? error : route(storage.getStore(), error);
   if (err === HANDLED) return;
   if (appListeners('uncaughtException') > 0) {
     if (capture?.log === true) writeSync(2, `probekit: captured ${origin} (the application handles it)\n`);
@@ -253,6 +258,41 @@ export function captureActive(): boolean {
 export function domainCreated(): void {
   domainsExist = true;
   sync();
+  patchEmit();
+}
+
+/** True while the patched process.emit delivers an 'uncaughtException' it routed already. */
+let routedByEmit = false;
+let emitPatched = false;
+
+/**
+ * Once a domain exists, an uncaught exception goes to the domains before any listener of
+ * 'uncaughtException' runs, as Node's module arranged: an error a domain handled never
+ * reaches the application's own listeners, and one a domain's listener threw ends the
+ * process with code 7. Everything else is emitted as before.
+ */
+function patchEmit(): void {
+  if (emitPatched) return;
+  emitPatched = true;
+  const original = process.emit as (this: NodeJS.Process, event: string | symbol, ...args: unknown[]) => boolean;
+  const patched = function (this: NodeJS.Process, event: string | symbol, ...args: unknown[]): boolean {
+    if (event !== 'uncaughtException' || routedByEmit) return original.call(this, event, ...args);
+    const error = args[0];
+    const left = route(storage.getStore(), error);
+    if (left === HANDLED) return true;
+    if (left !== error) {
+      // A domain's 'error' listener threw, and no outer domain took that error.
+      crash(left, 7);
+      return true;
+    }
+    routedByEmit = true;
+    try {
+      return original.call(this, event, ...args);
+    } finally {
+      routedByEmit = false;
+    }
+  };
+  (process as { emit: unknown }).emit = patched;
 }
 
 /**

@@ -179,10 +179,10 @@ describe('error domains: nesting (child processes)', () => {
     expect(run.stderr).toContain('Error: thrown inside the inner domain');
   });
 
-  it('exits with code 1 and prints the error an inner listener threw when no outer domain can take it (as the old module crashed on it)', () => {
+  it('exits with code 7 and prints the error an inner listener threw when no outer domain can take it (as node:domain does)', () => {
     const run = runFixture('domain-nested.mjs', 'inner-listener-throws-no-outer-listener');
     expect(run.lines).toEqual([{ handler: 'inner', message: 'thrown inside the inner domain', domain: 'inner', domainThrown: true }]);
-    expect(run.status).toBe(1);
+    expect(run.status).toBe(7);
     expect(run.stderr).toContain('Error: the inner error listener failed');
   });
 });
@@ -616,5 +616,24 @@ describe("error domains side by side with Node's domain module (child processes,
       { case: 'bind', hasDomainBound: false, domainThrown: true },
       { case: 'intercept', hasDomainBound: true, domainThrown: false },
     ]);
+  });
+});
+
+describe("error domains and the process, side by side with Node's domain module (child processes)", () => {
+  it("end the process with exit code 7 when a top-level domain's 'error' listener throws, printing the listener's error", () => {
+    const node = runFixture('domain-process.mjs', 'node', 'listener-throws');
+    const probekit = runFixture('domain-process.mjs', 'probekit', 'listener-throws');
+    expect(probekit.lines).toEqual(node.lines);
+    expect(probekit.lines).toEqual([{ domainGot: 'boom' }]);
+    expect({ probekit: probekit.status, node: node.status }).toEqual({ probekit: 7, node: 7 });
+    expect(probekit.stderr).toContain('Error: listener failed: boom');
+  });
+
+  it("keep errors a domain handled away from the application's own uncaughtException listeners, and give them the rest", () => {
+    const node = runFixture('domain-process.mjs', 'node', 'app-listener');
+    const probekit = runFixture('domain-process.mjs', 'probekit', 'app-listener');
+    expect(probekit.lines).toEqual(node.lines);
+    expect(probekit.lines).toEqual([{ domainGot: 'in the domain' }, { appListenerGot: 'outside any domain' }, 'done']);
+    expect({ probekit: probekit.status, node: node.status }).toEqual({ probekit: 0, node: 0 });
   });
 });
