@@ -81,6 +81,37 @@ const sections = [];
 }
 
 {
+  // new EventEmitter() once a domain exists (probekit binds emitters at construction, as
+  // Node's module did). One process per mode and round, interleaved; medians.
+  const modes = [
+    ['none', [], 'baseline: probekit not loaded'],
+    ['probekit-loaded', [], 'probekit imported, no domain yet'],
+    ['probekit-domain', [], 'probekit, a domain exists, created outside any domain'],
+    ['probekit-domain', ['inside'], 'probekit, created inside `d.run()`'],
+    ['node-domain', [], "Node's `domain` loaded, created outside any domain"],
+    ['node-domain', ['inside'], "Node's `domain`, created inside `d.run()`"],
+  ];
+  const samples = modes.map(() => ({ create: [], emit: [] }));
+  for (let r = 0; r < 5; r++) {
+    modes.forEach(([mode, args], i) => {
+      const out = child('emitter.child.mjs', [mode, ...args]);
+      samples[i].create.push(out.create);
+      samples[i].emit.push(out.emit);
+    });
+  }
+  const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const base = med(samples[0].create);
+  const lines = ['| `new EventEmitter()` (5 processes per mode) | median ns | min–max | × baseline | `emit()` ns |', '|---|---:|---:|---:|---:|'];
+  modes.forEach(([, , label], i) => {
+    const xs = samples[i].create;
+    lines.push(`| ${label} | ${med(xs).toFixed(1)} | ${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)} | ${i === 0 ? '1 (baseline)' : `${(med(xs) / base).toFixed(2)}×`} | ${med(samples[i].emit).toFixed(1)} |`);
+  });
+  const emitterTable = lines.join('\n');
+  console.log(`## EventEmitter binding\n\n${emitterTable}\n`);
+  sections.push(['EventEmitter binding (one process per mode)', emitterTable]);
+}
+
+{
   const rows = await scrapeRows();
   const fmt = (x) => (x >= 10 ? x.toFixed(1) : x.toFixed(2));
   const lines = ['| series | implementation | median ms/scrape | min–max | × hand-written |', '|---:|---|---:|---:|---:|'];

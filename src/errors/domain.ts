@@ -67,6 +67,7 @@ export class ErrorDomain extends EventEmitter {
   constructor() {
     super();
     domainCreated();
+    bindEmittersAtConstruction();
   }
 
   /**
@@ -241,6 +242,45 @@ export class ErrorDomain extends EventEmitter {
     this.disposed = true;
     this.emit('dispose');
   }
+}
+
+/** The frame each emitter created inside a domain was created in. */
+const boundFrames = new WeakMap<EventEmitter, Frame>();
+let emittersBound = false;
+
+/**
+ * As Node's module did once loaded, and only once the first domain exists (a process that
+ * never creates one pays nothing): an EventEmitter created while a domain is active
+ * belongs to it, so an `'error'` it emits with no listener later, from anywhere (a timer
+ * scheduled outside, a socket), reaches that domain. Construction records the active
+ * frame (one AsyncLocalStorage read per `new EventEmitter()`); `emit` checks one string
+ * for every other event.
+ */
+function bindEmittersAtConstruction(): void {
+  if (emittersBound) return;
+  emittersBound = true;
+  const init = (EventEmitter as unknown as { init: (this: EventEmitter, opts?: unknown) => void }).init;
+  (EventEmitter as unknown as { init: unknown }).init = function (this: EventEmitter, opts?: unknown): void {
+    init.call(this, opts);
+    const frame = storage.getStore();
+    if (frame !== undefined && frame.domain !== undefined && !(this instanceof ErrorDomain)) {
+      boundFrames.set(this, frame);
+      Object.defineProperty(this, 'domain', { value: frame.domain, writable: true, configurable: true, enumerable: false });
+    }
+  };
+  const emit = EventEmitter.prototype.emit;
+  EventEmitter.prototype.emit = function (this: EventEmitter, event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'error') {
+      const frame = boundFrames.get(this);
+      if (frame !== undefined && this.listenerCount('error') === 0 && (this as Patched)[kOriginalEmit] === undefined) {
+        const err = args[0];
+        const left = route(frame, err, { thrown: false, emitter: this });
+        if (left === HANDLED) return false;
+        if (left !== err) throw left;
+      }
+    }
+    return emit.call(this, event, ...args);
+  };
 }
 
 /** The old `domain` module's entry point. */

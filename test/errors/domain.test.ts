@@ -141,10 +141,17 @@ describe('error domains: async work started inside run() (child processes)', () 
     { kind: 'nextTick', message: 'thrown in process.nextTick' },
     { kind: 'then', message: 'thrown in a .then continuation' },
     { kind: 'async', message: 'rejected by an async function' },
-    { kind: 'emitter', message: 'error event with no listener on an emitter created inside run()' },
   ])('routes an error from $kind to the domain and the process exits 0', ({ kind, message }) => {
     const run = runFixture('domain-async.mjs', kind);
     expect(run.lines).toEqual([{ handler: 'd', message, domain: 'd', domainThrown: true }]);
+    expect(run.status).toBe(0);
+    expect(run.stderr).toBe('');
+  });
+
+  it("routes an 'error' event with no listener, from an emitter created inside run(), as Node does: domainThrown false, domainEmitter set", () => {
+    const run = runFixture('domain-async.mjs', 'emitter');
+    const message = 'error event with no listener on an emitter created inside run()';
+    expect(run.lines).toEqual([{ handler: 'd', message, domain: 'd', domainThrown: false, domainEmitter: 'unknown' }]);
     expect(run.status).toBe(0);
     expect(run.stderr).toBe('');
   });
@@ -635,5 +642,24 @@ describe("error domains and the process, side by side with Node's domain module 
     expect(probekit.lines).toEqual(node.lines);
     expect(probekit.lines).toEqual([{ domainGot: 'in the domain' }, { appListenerGot: 'outside any domain' }, 'done']);
     expect({ probekit: probekit.status, node: node.status }).toEqual({ probekit: 0, node: 0 });
+  });
+});
+
+describe("an EventEmitter created inside a domain, side by side with Node's domain module (child processes)", () => {
+  const node = runFixture('domain-emitter.mjs', 'node');
+  const probekit = runFixture('domain-emitter.mjs', 'probekit');
+
+  it('belongs to the domain it was created in: its later error reaches the domain, emitted from outside any domain', () => {
+    expect(probekit.lines.slice(1)).toEqual(node.lines);
+    expect(node.lines).toEqual([
+      { boundToD: true, outsideUnbound: true },
+      { handler: 'd', message: 'emitted later, from outside any domain', domainThrown: false, fromEmitter: true },
+      'survived',
+    ]);
+    expect({ probekit: probekit.status, node: node.status }).toEqual({ probekit: 0, node: 0 });
+  });
+
+  it('leaves EventEmitter untouched until the first domain exists', () => {
+    expect(probekit.lines[0]).toEqual({ untouchedBeforeFirstDomain: true });
   });
 });
