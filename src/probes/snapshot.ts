@@ -9,20 +9,6 @@ import { Meter } from './meter.js';
 import { Metric } from './metric.js';
 import type { FamilySnapshot, MetricSeriesSnapshot } from './types.js';
 
-export type {
-  CounterSeriesSnapshot,
-  CounterSnapshot,
-  FamilySnapshot,
-  HistogramSeriesSnapshot,
-  HistogramSnapshot,
-  MeterSeriesSnapshot,
-  MeterSnapshot,
-  MetricSeriesSnapshot,
-  MetricSnapshot,
-  Snapshot,
-  SnapshotLabels,
-} from './types.js';
-
 export function snapshotFamily(family: Family<unknown>): FamilySnapshot {
   const base = {
     name: family.name,

@@ -9,7 +9,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { exportsSeconds, familyName } from '../../probes/names.js';
 import { msPerUnit } from '../../probes/histogram.js';
-import type { FamilySnapshot, Snapshot } from '../../probes/snapshot.js';
+import type { FamilySnapshot, Snapshot } from '../../probes/types.js';
 import { checkInteger, checkKnownKeys, checkObject, typeError } from '../../probes/validate.js';
 import { SNAPSHOT_REPLY, SNAPSHOT_REQUEST } from '../cluster-worker.js';
 import { type Format, formatValue, header, labelText, withLabel } from './format.js';
