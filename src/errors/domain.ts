@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { Frame, storage } from './frame.js';
 import { domainCreated } from './process.js';
-import { EMPTY, HANDLED, route, type Origin } from './route.js';
+import { EMPTY, HANDLED, isDelivering, route, type Origin } from './route.js';
 
 export type { DomainError } from './route.js';
 import { typeError } from '../probes/validate.js';
@@ -68,6 +68,22 @@ export class ErrorDomain extends EventEmitter {
     super();
     domainCreated();
     bindEmittersAtConstruction();
+    installProcessDomain();
+  }
+
+  /**
+   * An `'error'` emitted on the domain from outside probekit's routing (Node delivers an
+   * unhandled rejection to `process.domain` this way) is routed like any other: the
+   * domain's listeners, with `domain` and `domainThrown` set, or the domains it was entered
+   * from. Every other event is emitted as usual.
+   */
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event !== 'error' || isDelivering()) return super.emit(event, ...args);
+    const current = storage.getStore();
+    const frame = current?.domain === this ? current : (this.lastFrame ?? new Frame(this, current, current?.store));
+    const left = route(frame, args[0]);
+    if (left === HANDLED) return true;
+    throw left;
   }
 
   /**
@@ -281,6 +297,29 @@ function bindEmittersAtConstruction(): void {
     }
     return emit.call(this, event, ...args);
   };
+}
+
+let processDomainInstalled = false;
+
+/**
+ * Makes `process.domain` the active domain (`null` outside any), as libraries written for
+ * Node's module read it. Only while `process.domain` is Node's untouched default: once
+ * `node:domain` is loaded it owns the property (it redefines it). Assigning to it replaces
+ * the accessor with the plain value, as the property was before.
+ */
+function installProcessDomain(): void {
+  if (processDomainInstalled) return;
+  processDomainInstalled = true;
+  const before = Object.getOwnPropertyDescriptor(process, 'domain');
+  if (before === undefined || !('value' in before) || before.value !== null || before.configurable !== true) return;
+  Object.defineProperty(process, 'domain', {
+    configurable: true,
+    enumerable: true,
+    get: () => storage.getStore()?.domain ?? null,
+    set: (value: unknown) => {
+      Object.defineProperty(process, 'domain', { value, writable: true, configurable: true, enumerable: true });
+    },
+  });
 }
 
 /** The old `domain` module's entry point. */

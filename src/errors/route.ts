@@ -27,6 +27,14 @@ export interface Origin {
 
 const THROWN: Origin = { thrown: true };
 
+/** Above 0 while {@link route} calls a domain's 'error' listeners (see ErrorDomain.emit). */
+let delivering = 0;
+
+/** True while {@link route} is delivering an error to a domain's listeners. */
+export function isDelivering(): boolean {
+  return delivering > 0;
+}
+
 /** What {@link route} returns when a domain took the error. */
 export const HANDLED: unique symbol = Symbol('probekit.handled');
 
@@ -60,7 +68,12 @@ export function route(frame: Frame | undefined, err: unknown, origin: Origin = T
     const store = f.store ?? (err !== null && typeof err === 'object' ? thrownFrom.get(err) : undefined);
     const handlerFrame = new Frame(outer?.domain, outer?.outer, store);
     try {
-      storage.run(handlerFrame, () => domain.emit('error', err));
+      delivering++;
+      try {
+        storage.run(handlerFrame, () => domain.emit('error', err));
+      } finally {
+        delivering--;
+      }
       return HANDLED;
     } catch (handlerError) {
       return route(outer, handlerError);
