@@ -33,7 +33,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
-    files: ['eslint.config.js', 'vitest.config.ts', 'test/support/*.ts'],
+    files: ['eslint.config.js', 'vitest.config.ts', 'rolldown.config.mjs', 'test/support/*.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },
 );

@@ -39,8 +39,10 @@ export { context } from './errors/context.js';
 export { forwardErrors, watchChild } from './errors/child.js';
 
 export { prometheus } from './exporters/prometheus/index.js';
-export { statsd } from './exporters/statsd.js';
+export { statsd } from './exporters/statsd/index.js';
 export { OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE } from './exporters/prometheus/format.js';
+export { handleShutdown, onShutdown, shutdown } from './lifecycle/shutdown.js';
+export { ProbekitRangeError, ProbekitTypeError } from './util/validate.js';
 import './exporters/cluster-worker.js';
 
 export type {
@@ -56,6 +58,7 @@ export type {
   HistogramValue,
   Kind,
   LabelInput,
+  LabelledValue,
   LabelsArgument,
   LabelValue,
   LabelValues,
@@ -64,6 +67,7 @@ export type {
   Metric,
   MetricInput,
   MetricOptions,
+  MetricSource,
   MetricValue,
   MonotonicCounter,
   PercentileKey,
@@ -72,13 +76,15 @@ export type {
   ProbeOptions,
 } from './probes/types.js';
 export type { ErrorCause, ErrorRecord } from './errors/record.js';
+export type { Exporter, HandleShutdownOptions, ShutdownOptions, ShutdownReport } from './lifecycle/shutdown.js';
+export type { ErrorCode, ProbekitErrorFields } from './util/validate.js';
 export type { ErrorGroup, ErrorListener, ErrorsSnapshot, ErrorStoreOptions } from './errors/store.js';
 export type { CaptureOptions, ProcessCapture, RejectionMode } from './errors/process.js';
 export type { DomainError, DomainMember } from './errors/domain.js';
 export type { ContextStore, RequestContext } from './errors/context.js';
 export type { ChildWatch, ErrorForwarding, WatchChildOptions } from './errors/child.js';
 export type { TextOptions } from './exporters/prometheus/index.js';
-export type { StatsdExporter, StatsdOptions, TagFormat } from './exporters/statsd.js';
+export type { StatsdExporter, StatsdOptions, TagFormat } from './exporters/statsd/index.js';
 export type { ExpositionOptions, Source } from './exporters/prometheus/exposition.js';
 export type { MetricsHandler, MetricsServer, ServeOptions } from './exporters/prometheus/http.js';
 export type { ClusterOptions, GaugeMerge } from './exporters/prometheus/cluster.js';

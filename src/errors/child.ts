@@ -5,8 +5,9 @@
  * stderr. A `spawn`ed child without IPC still gets the exit records.
  */
 import type { ChildProcess } from 'node:child_process';
-import { checkInteger, checkKnownKeys, checkObject, typeError } from '../probes/validate.js';
-import { addFlushHook, captureActive, captureProcessErrors } from './process.js';
+import { checkInteger, checkKnownKeys, checkObject, typeError } from '../util/validate.js';
+import { addPending } from '../lifecycle/shutdown.js';
+import { captureActive, captureProcessErrors } from './process.js';
 import { type ErrorCause, type ErrorRecord, toRecord } from './record.js';
 import { errors, ErrorStore } from './store.js';
 
@@ -199,7 +200,7 @@ export function forwardErrors(options: { store?: ErrorStore } = {}): ErrorForwar
     pending.add(sent);
     void sent.then(() => pending.delete(sent));
   });
-  const removeHook = addFlushHook(() => Promise.all(pending));
+  const removeHook = addPending(() => Promise.all(pending));
   const capture = captureActive() ? undefined : captureProcessErrors({ store });
   return {
     close() {

@@ -7,7 +7,7 @@
 import { AsyncResource } from 'node:async_hooks';
 import type { EventEmitter } from 'node:events';
 import { Frame, storage, thrownFrom } from './frame.js';
-import { typeError } from '../probes/validate.js';
+import { typeError } from '../util/validate.js';
 
 /** A request context store: any plain object (`{ requestId, userId }`). */
 export type ContextStore = Record<string, unknown>;

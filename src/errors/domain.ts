@@ -11,7 +11,7 @@ import { domainCreated } from './process.js';
 import { EMPTY, HANDLED, isDelivering, route, type Origin } from './route.js';
 
 export type { DomainError } from './route.js';
-import { typeError } from '../probes/validate.js';
+import { typeError } from '../util/validate.js';
 
 /** What a domain holds in `members`: emitters, timers and functions added with `add()`. */
 export type DomainMember = EventEmitter | NodeJS.Timeout | ((...args: never[]) => unknown);

@@ -5,6 +5,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ErrorDomain } from './domain.js';
+import { shared } from '../util/shared.js';
 
 /** What is active for the current async execution. */
 export class Frame {
@@ -19,7 +20,7 @@ export class Frame {
 }
 
 /** The storage behind both request context and error domains. */
-export const storage = new AsyncLocalStorage<Frame>();
+export const storage: AsyncLocalStorage<Frame> = shared('storage', () => new AsyncLocalStorage<Frame>());
 
 /**
  * The context an error was thrown out of, for errors thrown synchronously through

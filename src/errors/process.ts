@@ -9,12 +9,13 @@
  * - if the application has its own listeners, probekit only observes (it notifies,
  *   through `uncaughtExceptionMonitor` where Node has one) and does not exit;
  * - otherwise an uncaught exception is printed as Node prints it and the process exits
- *   with code 1 (after the flush hooks, when capture is on); a rejection follows
+ *   with code 1 (after the shutdown phases flush the exporters, when capture is on); a rejection follows
  *   `--unhandled-rejections` (`throw` by default, as in Node).
  */
 import { writeSync } from 'node:fs';
 import { inspect } from 'node:util';
-import { checkInteger, checkKnownKeys, checkObject, typeError } from '../probes/validate.js';
+import { checkInteger, checkKnownKeys, checkObject, typeError } from '../util/validate.js';
+import { hasOpenWork, shutdownForCrash } from '../lifecycle/shutdown.js';
 import { storage } from './frame.js';
 import { HANDLED, route } from './route.js';
 import { errors, ErrorStore } from './store.js';
@@ -30,7 +31,7 @@ export interface CaptureOptions {
    * @default the process's `--unhandled-rejections` flag, else 'throw'
    */
   readonly unhandledRejections?: RejectionMode;
-  /** How long the flush hooks (exporters) may take before the process exits, in ms. @default 2000 */
+  /** How long the shutdown phases (servers, exporters' final flush, pending records) may take before the process exits, in ms. @default 2000 */
   readonly flushTimeoutMs?: number;
   /** Print one line to stderr when probekit captures an error the application also handles. @default false */
   readonly log?: boolean;
@@ -57,32 +58,6 @@ let capture: CaptureState | undefined;
 let domainsExist = false;
 let installed = false;
 let exiting = false;
-
-/** Flush hooks: exporters register here to send what they hold before a crash exit. */
-const flushHooks = new Set<() => unknown>();
-
-/**
- * Registers `hook` to run (and be awaited, within the deadline) before probekit exits
- * the process after a crash. Returns the function that unregisters it.
- */
-export function addFlushHook(hook: () => unknown): () => void {
-  flushHooks.add(hook);
-  return () => {
-    flushHooks.delete(hook);
-  };
-}
-
-/** Runs every flush hook, resolving when all settle or after `timeoutMs`, whichever is first. */
-export async function runFlushHooks(timeoutMs: number): Promise<void> {
-  if (flushHooks.size === 0) return;
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, timeoutMs); // ref'd on purpose: keeps the process up until the deadline
-  });
-  const all = Promise.allSettled([...flushHooks].map(async (hook) => hook()));
-  await Promise.race([all, deadline]);
-  clearTimeout(timer);
-}
 
 /** Node's own `--unhandled-rejections` mode, from the command line or NODE_OPTIONS (both spellings). */
 function nodeRejectionMode(): RejectionMode {
@@ -148,10 +123,11 @@ function crash(err: unknown, code = 1): void {
   exiting = true;
   printFatal(err);
   const state = capture;
-  if (state === undefined || flushHooks.size === 0) {
+  if (state === undefined || !hasOpenWork()) {
     process.exit(code);
   }
-  void runFlushHooks(state.flushTimeoutMs).finally(() => process.exit(code));
+  // The shutdown phases (servers, exporters' final flush, pending records) under the deadline.
+  void shutdownForCrash(state.flushTimeoutMs).finally(() => process.exit(code));
 }
 
 function appListeners(event: 'uncaughtException' | 'unhandledRejection'): number {
@@ -297,7 +273,7 @@ function patchEmit(): void {
 
 /**
  * Captures uncaught exceptions and unhandled rejections: each is notified (with its
- * request context), the flush hooks get `flushTimeoutMs` to send what exporters hold,
+ * request context), the shutdown phases get `flushTimeoutMs` to send what exporters hold,
  * and then Node's semantics are kept: exit code 1 for an uncaught exception, the
  * `unhandledRejections` mode for rejections. It never hijacks: when the application has
  * its own listeners probekit only observes, and errors that belong to an error domain

@@ -4,10 +4,11 @@
  */
 import type { Counter } from '../probes/counter.js';
 import type { Meter } from '../probes/meter.js';
-import { defaultRegistry, Registry } from '../probes/probe.js';
+import { defaultRegistry, isRegistry, type Registry } from '../probes/probe.js';
 import type { Probe } from '../probes/types.js';
-import { checkInteger, checkKnownKeys, checkObject, invalidArgument } from '../probes/validate.js';
+import { invalid, is, option, parseOptions, typeError } from '../util/validate.js';
 import { storage, thrownFrom } from './frame.js';
+import { shared } from '../util/shared.js';
 import { type ErrorRecord, mergeContext, toRecord } from './record.js';
 
 /** Called with every record the store takes. */
@@ -49,6 +50,14 @@ interface MutableGroup {
   last: ErrorRecord;
 }
 
+const STORE_OPTIONS = {
+  probe: option((where, v): Registry => {
+    if (!isRegistry(v)) throw typeError(where, 'a probekit registry (probe, createProbe())', v);
+    return v;
+  }),
+  capacity: option(is.integer(1), 100),
+};
+
 /**
  * Where notified and captured errors go. `errors` is the process-wide one that
  * `notify()`, process capture and domains use; `createErrorStore()` makes isolated ones.
@@ -69,10 +78,9 @@ export class ErrorStore {
   private dispatching = 0;
 
   constructor(options: ErrorStoreOptions = {}) {
-    const opts = checkObject('createErrorStore() options', options);
-    checkKnownKeys('createErrorStore()', opts, ['probe', 'capacity']);
-    this.probe = (opts.probe as Registry | undefined) ?? defaultRegistry;
-    this.capacity = opts.capacity === undefined ? 100 : checkInteger('createErrorStore() option "capacity"', opts.capacity, 1);
+    const opts = parseOptions('createErrorStore()', STORE_OPTIONS, options);
+    this.probe = opts.probe ?? defaultRegistry;
+    this.capacity = opts.capacity;
     // Registered now, in the reserved namespace, so no application probe can take their
     // names and nothing about them can fail later, in the middle of recording an error.
     this.byName = this.probe.selfCounter('probekit_errors_notified', 'Errors notified or captured, by error name', ['name'], true);
@@ -158,7 +166,7 @@ export class ErrorStore {
    * `probekit_error_listener_failures_total`, never rethrown.
    */
   onError(listener: ErrorListener): () => void {
-    if (typeof listener !== 'function') throw invalidArgument(`probekit: onError() argument must be a function, got ${typeof listener}`);
+    if (typeof listener !== 'function') throw invalid(`probekit: onError() argument must be a function, got ${typeof listener}`, 'PROBEKIT_INVALID_ARGUMENT');
     this.listeners.add(listener);
     return () => {
       this.listeners.delete(listener);
@@ -184,7 +192,7 @@ export function createErrorStore(options: ErrorStoreOptions = {}): ErrorStore {
 }
 
 /** The process-wide error store: what `notify()`, process capture and child forwarding feed. */
-export const errors: ErrorStore = createErrorStore();
+export const errors: ErrorStore = shared('errors', () => createErrorStore());
 
 /**
  * Records an error in the process-wide store; see {@link ErrorStore.notify}. Never throws.

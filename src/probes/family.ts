@@ -3,9 +3,10 @@
  * labelled child series, found through a tree of Maps (one level per label name) so
  * that `labels({...})` builds no key string and allocates nothing on a hit.
  */
+import { familyPlan, type FamilyPlan } from './plan.js';
 import type { TapConfig } from './tap.js';
 import type { TimeSource } from './time.js';
-import { describe } from './validate.js';
+import { describe } from '../util/validate.js';
 
 import type { Kind, LabelValues } from './types.js';
 
@@ -36,6 +37,14 @@ export interface FamilyInfo {
   readonly labelNames: readonly string[];
   /** Canonical JSON of the options that must match when the name is registered again. */
   readonly signature: string;
+  /** Counters: only goes up. Family metadata, so readers never look at a series for it. */
+  readonly monotonic: boolean;
+  /** Meters: the rate unit in seconds. */
+  readonly samples: number | undefined;
+  /** Meters and histograms: the window in seconds. */
+  readonly timeframe: number | undefined;
+  /** Histograms: the window percentiles, as fractions. */
+  readonly percentiles: readonly number[] | undefined;
 }
 
 /**
@@ -55,6 +64,12 @@ export class Family<S> implements FamilyInfo {
   readonly unit: string | undefined;
   readonly labelNames: readonly string[];
   readonly signature: string;
+  readonly monotonic: boolean;
+  readonly samples: number | undefined;
+  readonly timeframe: number | undefined;
+  readonly percentiles: readonly number[] | undefined;
+  /** How every exporter names and writes this family. */
+  readonly plan: FamilyPlan;
   readonly owner: FamilyOwner;
   /** Distinct label sets tracked before folding: the registry's cap, or unbounded for self-metrics. */
   readonly maxSeries: number;
@@ -69,6 +84,7 @@ export class Family<S> implements FamilyInfo {
   private readonly scratch: unknown[];
   private warnedLabels = false;
   private warnedDec = false;
+  private warnedCap = false;
   /** @internal Raw-value taps an exporter asked for (histograms only); see tap.ts. */
   tap: TapConfig | undefined = undefined;
 
@@ -87,6 +103,11 @@ export class Family<S> implements FamilyInfo {
     this.unit = info.unit;
     this.labelNames = info.labelNames;
     this.signature = info.signature;
+    this.monotonic = info.monotonic;
+    this.samples = info.samples;
+    this.timeframe = info.timeframe;
+    this.percentiles = info.percentiles;
+    this.plan = familyPlan(info);
     this.create = create;
     this.scratch = info.labelNames.map(() => undefined);
     if (info.kind === 'histogram') this.tap = owner.histogramTap;
@@ -209,24 +230,81 @@ export class Family<S> implements FamilyInfo {
    * `probekit_invalid_labels_total{metric}` with one process warning per family.
    */
   private invalid(copy: Record<string, string> | undefined, problem: string): S {
-    this.owner.countInvalidLabels(this as Family<unknown>);
-    if (!this.warnedLabels) {
-      this.warnedLabels = true;
-      process.emitWarning(
-        `probekit: ${this.kind} "${this.name}".labels(): ${problem}; ` +
-          (this.labelNames.length === 0
-            ? 'the call records into the unlabelled series'
-            : `expected exactly ${this.labelNames.join(', ')}, each a string, number, boolean or bigint; a missing or unusable value becomes '' and unknown names are ignored`) +
-          ' (counted in probekit_invalid_labels_total; further problems with this metric are counted, not warned).',
-        { code: 'PROBEKIT_INVALID_LABELS' },
-      );
-    }
+    this.reportInvalid(problem);
     if (this.labelNames.length === 0) return this.root;
     if (copy === undefined) {
       copy = {};
       for (const name of this.labelNames) copy[name] = '';
     }
     return this.find(copy);
+  }
+
+  /** Counts a bad label set in `probekit_invalid_labels_total{metric}`, with one process warning per family. */
+  private reportInvalid(problem: string): void {
+    this.owner.countInvalidLabels(this as Family<unknown>);
+    if (this.warnedLabels) return;
+    this.warnedLabels = true;
+    process.emitWarning(
+      `probekit: ${this.kind} "${this.name}".labels(): ${problem}; ` +
+        (this.labelNames.length === 0
+          ? 'the call records into the unlabelled series'
+          : `expected exactly ${this.labelNames.join(', ')}, each a string, number, boolean or bigint; a missing or unusable value becomes '' and unknown names are ignored`) +
+        ' (counted in probekit_invalid_labels_total; further problems with this metric are counted, not warned).',
+      { code: 'PROBEKIT_INVALID_LABELS' },
+    );
+  }
+
+  /**
+   * The clean label set `labels()` would record for `values` (the same coercion, counting
+   * and warning), without creating a series: for label sets a value function reports at
+   * read time. Never throws.
+   */
+  labelSet(values: unknown): Readonly<Record<string, string>> {
+    const names = this.labelNames;
+    const copy: Record<string, string> = {};
+    let problem: string | undefined;
+    try {
+      if (values === null || typeof values !== 'object') problem = `labels must be an object, got ${describe(values)}`;
+      else {
+        const given = values as Record<string, unknown>;
+        for (const name of names) {
+          const raw = given[name];
+          const text = labelText(raw);
+          if (text === undefined) problem ??= `label "${name}" is ${raw === undefined ? 'missing' : describe(raw)}`;
+          copy[name] = text ?? '';
+        }
+        if (problem === undefined) {
+          for (const name in given) {
+            if (!names.includes(name)) {
+              problem = `unknown label "${name}"`;
+              break;
+            }
+          }
+        }
+      }
+    } catch {
+      problem = 'reading the label values threw';
+    }
+    if (problem !== undefined) {
+      for (const name of names) copy[name] ??= '';
+      this.reportInvalid(problem);
+    }
+    return Object.freeze(copy);
+  }
+
+  /**
+   * Counts a label set a value function reported beyond `maxSeries` (left out of the read:
+   * gauges cannot be folded into one series), warning once per family.
+   */
+  capRead(): void {
+    this.owner.countFolded(this as Family<unknown>);
+    if (this.warnedCap) return;
+    this.warnedCap = true;
+    process.emitWarning(
+      `probekit: ${this.kind} "${this.name}" value function reported more than maxSeriesPerMetric (${this.maxSeries}) label sets; ` +
+        'the rest were left out of the read (counted in probekit_folded_label_sets_total). Report fewer series or raise maxSeriesPerMetric.',
+      { code: 'PROBEKIT_CARDINALITY_CAP' },
+    );
   }
 
   /** The series for a clean label set (every declared name, string values): found, created, or folded. */

@@ -3,6 +3,7 @@ import { HI, KEY_SHIFT, keyOf, LogStore, lowerBound, MAX_KEYS, midpoint } from '
 import { Tap } from './tap.js';
 import { ringIndex, type TimeSource } from './time.js';
 import type { HistogramValue } from './types.js';
+import { msPerUnit } from '../util/units.js';
 
 /** How finely a histogram's window is cut: this many steps per `timeframe`. */
 export const HISTOGRAM_STEPS = 6;
@@ -12,27 +13,6 @@ export const DEFAULT_BUCKETS_SECONDS: readonly number[] = [0.005, 0.01, 0.025, 0
 
 /** Default percentiles reported by `val()`. */
 export const DEFAULT_PERCENTILES: readonly number[] = [0.5, 0.75, 0.9, 0.95, 0.99, 0.999];
-
-/** Milliseconds per unit for the time units a histogram understands. */
-const TIME_UNITS: Readonly<Record<string, number>> = {
-  ns: 1e-6,
-  nanoseconds: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  microseconds: 1e-3,
-  ms: 1,
-  milliseconds: 1,
-  s: 1000,
-  sec: 1000,
-  seconds: 1000,
-  min: 60_000,
-  minutes: 60_000,
-};
-
-/** Milliseconds per `unit` if it is a time unit, else `undefined`. */
-export function msPerUnit(unit: string | undefined): number | undefined {
-  return unit === undefined ? undefined : TIME_UNITS[unit];
-}
 
 /** `0.5` → `p50`, `0.999` → `p999`, `0.1` → `p10`, `0.05` → `p05`, `1` → `p100`. */
 export function percentileKey(q: number): string {

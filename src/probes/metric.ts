@@ -1,5 +1,5 @@
 import type { Family } from './family.js';
-import type { MetricInput, MetricValue } from './types.js';
+import type { LabelValues, MetricSource, MetricValue } from './types.js';
 
 export type { MetricInput, MetricValue } from './types.js';
 
@@ -54,7 +54,7 @@ function shown(value: unknown): string {
 }
 
 /**
- * A value you set, or a function probekit calls at read time (a gauge).
+ * A value you set, or a function probekit calls at read time (a gauge), optionally labelled.
  *
  * @example
  * const users = probe.metric({ name: 'Realtime users', value: () => sessions.size });
@@ -62,14 +62,25 @@ function shown(value: unknown): string {
  * const temp = probe.metric({ name: 'temperature', unit: 'celsius' });
  * temp.set(21.5);
  */
-export class Metric {
-  /** @internal */ _value: MetricInput | undefined;
-  /** @internal */ readonly _family: Family<Metric>;
+export class Metric<L extends string = string> {
+  /**
+   * @internal The value when it is a number. Numbers live in a field that only ever holds
+   * doubles, so `set()` with a changing float writes in place and allocates nothing.
+   */
+  _number = Number.NaN;
+  /** @internal True when the value is `_number`; otherwise `_input` holds it (or nothing was set). */
+  _isNumber = false;
+  /** @internal A value that is not a number: boolean, string, Date, or a value function. */
+  _input: MetricSource | undefined = undefined;
+  /** @internal */ readonly _family: Family<Metric<L>>;
+  /** Label values of this series; `{}` for the unlabelled series. */
+  readonly labelValues: LabelValues<L>;
 
-  /** @internal Created by `probe.metric()`, not directly. */
-  constructor(family: Family<Metric>, value: MetricInput | undefined) {
+  /** @internal Created by `probe.metric()` and `labels()`, not directly. */
+  constructor(family: Family<Metric<L>>, labelValues: LabelValues, value: MetricSource | undefined) {
     this._family = family;
-    this._value = value;
+    this.labelValues = labelValues as LabelValues<L>;
+    if (value !== undefined) this._replace(value);
   }
 
   /**
@@ -77,20 +88,39 @@ export class Metric {
    * returning one. Anything else (NaN, ±Infinity, `undefined`, objects) is dropped and
    * counted in `probekit_dropped_values_total`; the previous value stays.
    */
-  set(value: MetricInput): void {
-    // Numbers first, inline: the common case takes no call.
+  set(value: MetricSource): void {
+    // Numbers first, inline: the common case takes no call and no allocation.
     if (typeof value === 'number') {
-      if (value - value === 0) this._value = value;
-      else this._family.drop();
+      if (value - value === 0) {
+        this._number = value;
+        this._isNumber = true;
+      } else this._family.drop();
       return;
     }
     if (typeof value === 'function') {
-      this._value = value;
+      this._input = value;
+      this._isNumber = false;
       return;
     }
     const checked = metricValue(value);
     if (checked === undefined) this._family.drop();
-    else this._value = checked;
+    else this._replace(checked);
+  }
+
+  /** @internal Takes a checked value or a function (registration, hot reload). */
+  _replace(value: MetricSource): void {
+    if (typeof value === 'number') {
+      this._number = value;
+      this._isNumber = true;
+    } else {
+      this._input = value;
+      this._isNumber = false;
+    }
+  }
+
+  /** @internal True once a value or function was given. */
+  get _isSet(): boolean {
+    return this._isNumber || this._input !== undefined;
   }
 
   /**
@@ -103,6 +133,11 @@ export class Metric {
     return read.ok ? read.value : undefined;
   }
 
+  /** The child series for these label values (cached): hold it to make `set()` as cheap as an unlabelled one. */
+  labels(values: LabelValues<L>): Metric<L> {
+    return this._family.child(values);
+  }
+
   /**
    * @internal Reads the value, reporting failures instead of throwing: a value function
    * that throws (anything), returns a Promise or thenable (its rejection is handled
@@ -110,23 +145,49 @@ export class Metric {
    * `probekit_failed_reads_total` and read as failed.
    */
   read(): MetricReading {
-    const input = this._value;
+    if (this._isNumber) return { ok: true, value: this._number };
+    const raw = this.call();
+    if (!raw.ok || metricValue(raw.value) !== undefined || !raw.called) return raw as MetricReading;
+    return this.unusable(raw.value);
+  }
+
+  /**
+   * @internal Like {@link Metric.read}, for the unlabelled series of a labelled metric: its
+   * value function may also return `[labels, value]` pairs, handed back unchecked
+   * (`pairs`) for the read path to check one by one.
+   */
+  readMany(): MetricReading | { readonly ok: true; readonly pairs: Iterable<unknown> } {
+    if (this._isNumber) return { ok: true, value: this._number };
+    const raw = this.call();
+    if (!raw.ok || !raw.called) return raw as MetricReading;
+    if (metricValue(raw.value) !== undefined) return { ok: true, value: metricValue(raw.value) as MetricValue };
+    const out = raw.value;
+    if (typeof out === 'object' && out !== null && !isThenable(out) && isIterable(out)) return { ok: true, pairs: out as Iterable<unknown> };
+    return this.unusable(out);
+  }
+
+  /** Calls a value function (or returns the stored value), catching what it throws. */
+  private call(): { ok: true; value: unknown; called: boolean } | { ok: false; error: string } {
+    const input = this._input;
     if (typeof input !== 'function') {
-      return input === undefined ? { ok: false, error: 'no value set' } : { ok: true, value: input };
+      return input === undefined ? { ok: false, error: 'no value set' } : { ok: true, value: input, called: false };
     }
-    let out: unknown;
     try {
-      out = input();
+      const out: unknown = input();
+      const value = metricValue(out);
+      return { ok: true, value: value ?? out, called: true };
     } catch (err) {
       this._family.failedRead();
       return { ok: false, error: `value function threw: ${shown(err)}` };
     }
-    const value = metricValue(out);
-    if (value !== undefined) return { ok: true, value };
+  }
+
+  /** Counts and describes a value function result that is not a metric value. */
+  private unusable(out: unknown): MetricReading {
     this._family.failedRead();
     if ((typeof out === 'object' && out !== null) || typeof out === 'function') {
-      silence(out);
-      if (isThenable(out)) return { ok: false, error: 'value function returned a Promise; value functions must return a value synchronously' };
+      silence(out as object);
+      if (isThenable(out as object)) return { ok: false, error: 'value function returned a Promise; value functions must return a value synchronously' };
     }
     return { ok: false, error: `value function returned an unusable value: ${shown(out)}` };
   }
@@ -135,6 +196,14 @@ export class Metric {
 function isThenable(value: object): boolean {
   try {
     return typeof (value as { then?: unknown }).then === 'function';
+  } catch {
+    return false;
+  }
+}
+
+function isIterable(value: object): boolean {
+  try {
+    return typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
   } catch {
     return false;
   }

@@ -1,5 +1,3 @@
-import { msPerUnit } from './histogram.js';
-
 /**
  * Human names (pmx style, `'Calls per minute'`) and the stable exported names
  * derived from them (`calls_per_minute`), valid in Prometheus and StatsD.
@@ -40,36 +38,4 @@ export function toExportName(name: string): string {
 export function withPrefix(prefix: string, name: string): string {
   if (prefix === '') return name;
   return prefix.endsWith('_') || prefix.endsWith(':') ? prefix + name : `${prefix}_${name}`;
-}
-
-/** True when a histogram with this unit is exported in seconds, as Prometheus' base unit. */
-export function exportsSeconds(unit: string | undefined): boolean {
-  return msPerUnit(unit) !== undefined;
-}
-
-/**
- * The family name exporters use for a probe: the exported name, plus `_seconds` for a
- * histogram with a time unit (its values are exported in seconds).
- */
-export function familyName(kind: string, exportName: string, unit: string | undefined): string {
-  if (kind === 'histogram' && exportsSeconds(unit) && !exportName.endsWith('_seconds')) return `${exportName}_seconds`;
-  return exportName;
-}
-
-/**
- * Every metric name a probe can put in an exposition, in either format: what two probes
- * may never share. Exporters derive their names from the same rules.
- */
-export function exposedNames(kind: string, exportName: string, options: { monotonic?: boolean; unit?: string | undefined }): string[] {
-  const base = familyName(kind, exportName, options.unit);
-  switch (kind) {
-    case 'metric':
-      return [base, `${base}_info`];
-    case 'counter':
-      return options.monotonic === true ? [base, `${base}_total`, `${base}_created`] : [base];
-    case 'meter':
-      return [base, `${base}_events`, `${base}_events_total`, `${base}_events_created`];
-    default:
-      return [base, `${base}_bucket`, `${base}_count`, `${base}_sum`, `${base}_created`, `${base}_window`, `${base}_window_count`, `${base}_window_sum`];
-  }
 }

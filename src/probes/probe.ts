@@ -1,12 +1,15 @@
 import { Counter } from './counter.js';
 import { Family } from './family.js';
-import { BucketLayout, DEFAULT_BUCKETS_SECONDS, DEFAULT_PERCENTILES, Histogram, HISTOGRAM_STEPS, msPerUnit } from './histogram.js';
+import { BucketLayout, DEFAULT_BUCKETS_SECONDS, DEFAULT_PERCENTILES, Histogram, HISTOGRAM_STEPS } from './histogram.js';
 import { Meter, METER_STEPS } from './meter.js';
 import { Metric, metricValue } from './metric.js';
-import { exposedNames, isExportName, isLabelName, toExportName, withPrefix } from './names.js';
-import { snapshotFamily } from './snapshot.js';
-import type { TapConfig } from './tap.js';
+import { isExportName, isLabelName, toExportName, withPrefix } from './names.js';
+import { familyPlan } from './plan.js';
+import { type Reader, reader } from './read.js';
+import { Tap, type TapConfig } from './tap.js';
 import { TimeSource } from './time.js';
+import { msPerUnit } from '../util/units.js';
+import { shared } from '../util/shared.js';
 import type {
   Clock,
   CounterOptions,
@@ -20,27 +23,30 @@ import type {
   Meter as MeterApi,
   MeterOptions,
   Metric as MetricApi,
-  MetricInput,
   MetricOptions,
+  MetricSource,
   MonotonicCounter,
   PercentileKeys,
   Probe,
   ProbeOptions,
   Snapshot,
 } from './types.js';
-import {
-  checkInteger,
-  checkKnownKeys,
-  checkObject,
-  checkPositive,
-  checkString,
-  describe,
-  invalidArgument,
-  optionalString,
-  outOfRange,
-  rangeError,
-  typeError,
-} from './validate.js';
+import { describe, is, nameConflict, option, outOfRange, parseOptions, ProbekitTypeError, rangeError, required, typeError } from '../util/validate.js';
+
+/** Brand of a probekit registry, shared by every installed copy. */
+const REGISTRY_BRAND: unique symbol = Symbol.for('probekit.registry') as never;
+
+/**
+ * True for a registry made by any installed copy of probekit (`instanceof` would reject
+ * another copy's). Its `read` is that copy's own read path.
+ */
+export function isRegistry(value: unknown): value is Registry {
+  try {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[REGISTRY_BRAND] === true;
+  } catch {
+    return false;
+  }
+}
 
 const DEFAULT_MAX_SERIES = 1000;
 const MAX_BUCKETS = 65_000;
@@ -74,52 +80,44 @@ export class Registry implements Probe {
   private readonly failedReads: Counter<'metric'>;
   private readonly invalidLabels: Counter<'metric'>;
   private closed = false;
-  /** @internal Taps for new histograms, while a StatsD exporter reads this registry. */
+  /** @internal Taps for new histograms, while an exporter that sends each value reads this registry. */
   histogramTap: TapConfig | undefined = undefined;
+  /** @internal The read path (read.ts): exporters read this registry's probes through it, and only through it. */
+  readonly read: Reader = reader;
+  /** @internal Brand: a registry from any installed copy of probekit (see isRegistry). */
+  readonly [REGISTRY_BRAND] = true;
 
   constructor(options: ProbeOptions = {}) {
-    const opts = checkObject('createProbe() options', options);
-    checkKnownKeys('createProbe()', opts, ['clock', 'prefix', 'maxSeriesPerMetric']);
-    if (opts.clock !== undefined && typeof opts.clock !== 'function') {
-      throw typeError('createProbe() option "clock"', 'a function returning milliseconds', opts.clock);
-    }
-    const prefix = optionalString('createProbe() option "prefix"', opts.prefix) ?? '';
-    if (prefix !== '' && !isExportName(prefix)) {
-      throw typeError('createProbe() option "prefix"', 'a string matching [a-zA-Z_:][a-zA-Z0-9_:]*', prefix);
-    }
-    this.prefix = prefix;
-    this.maxSeriesPerMetric =
-      opts.maxSeriesPerMetric === undefined
-        ? DEFAULT_MAX_SERIES
-        : checkInteger('createProbe() option "maxSeriesPerMetric"', opts.maxSeriesPerMetric, 1);
-    this.time = new TimeSource(opts.clock as Clock | undefined);
+    const opts = parseOptions('createProbe()', PROBE_OPTIONS, options);
+    this.prefix = opts.prefix;
+    this.maxSeriesPerMetric = opts.maxSeriesPerMetric;
+    this.time = new TimeSource(opts.clock);
     const self = (name: string, help: string): Counter<'metric'> => this.selfCounter(name, help, ['metric']);
     this.dropped = self(SELF_DROPPED, 'Values that recording calls dropped (NaN, infinite, non-number, negative increments, overflow past Number.MAX_VALUE, dec() on a monotonic counter), by metric');
-    this.folded = self(SELF_FOLDED, 'Calls whose new label set was folded into the overflow series by the cardinality cap, by metric');
+    this.folded = self(SELF_FOLDED, 'Calls whose new label set was folded into the overflow series by the cardinality cap (or that a value function reported beyond it), by metric');
     this.failedReads = self(SELF_FAILED, 'Metric value functions that threw, rejected or returned an unusable value, by metric');
     this.invalidLabels = self(SELF_INVALID_LABELS, "labels() calls given a missing, unusable or unknown label, recorded with the fallback value '', by metric");
   }
 
   /**
-   * A value you set, or a function evaluated at read time (a gauge).
+   * A value you set, or a function evaluated at read time (a gauge), optionally labelled.
    * @example
    * probe.metric({ name: 'Realtime users', value: () => sessions.size });
+   * const depth = probe.metric({ name: 'queue_depth', labels: ['queue'] });
+   * depth.labels({ queue: 'mail' }).set(3);
    */
-  metric(options: MetricOptions): MetricApi {
-    const opts = checkObject('metric() options', options);
-    checkKnownKeys('metric()', opts, ['name', 'value', 'unit', 'help']);
-    const name = checkString('metric() option "name"', opts.name);
-    const unit = optionalString('metric() option "unit"', opts.unit);
-    const help = optionalString('metric() option "help"', opts.help);
+  metric<const L extends string = never>(options: MetricOptions<L>): MetricApi<L> {
+    const opts = parseOptions('metric()', METRIC_OPTIONS, options, { required: true });
     const given = opts.value;
     const value = given === undefined || typeof given === 'function' ? given : metricValue(given);
     if (given !== undefined && value === undefined) {
       throw typeError('metric() option "value"', 'a finite number, boolean, string, valid Date or a function returning one', given);
     }
-    const family = this.register<Metric>('metric', name, { unit, help }, false, (f) => new Metric(f, value as MetricInput | undefined));
+    const labels = checkLabels('metric()', opts.labels, ['value']);
+    const family = this.register<Metric<L>>('metric', opts.name, { unit: opts.unit, help: opts.help, ...(labels.length > 0 ? { labels } : {}) }, false, (f, l) => new Metric(f, l, undefined));
     // Registering the same metric again (hot reload) takes the new value or function.
-    if (value !== undefined) family.root._value = value as MetricInput;
-    return family.root;
+    if (value !== undefined) family.root._replace(value as MetricSource);
+    return family.root as unknown as MetricApi<L>;
   }
 
   /**
@@ -131,17 +129,10 @@ export class Registry implements Probe {
   counter<const L extends string = never>(options: CounterOptions<L> & { readonly monotonic: true }): MonotonicCounter<L>;
   counter<const L extends string = never>(options: CounterOptions<L>): CounterApi<L>;
   counter<const L extends string = never>(options: CounterOptions<L>): CounterApi<L> {
-    const opts = checkObject('counter() options', options);
-    checkKnownKeys('counter()', opts, ['name', 'monotonic', 'labels', 'help', 'unit']);
-    const name = checkString('counter() option "name"', opts.name);
-    if (opts.monotonic !== undefined && typeof opts.monotonic !== 'boolean') {
-      throw typeError('counter() option "monotonic"', 'a boolean', opts.monotonic);
-    }
-    const monotonic = opts.monotonic === true;
+    const opts = parseOptions('counter()', COUNTER_OPTIONS, options, { required: true });
+    const monotonic = opts.monotonic;
     const labels = checkLabels('counter()', opts.labels, []);
-    const help = optionalString('counter() option "help"', opts.help);
-    const unit = optionalString('counter() option "unit"', opts.unit);
-    const family = this.register<Counter<L>>('counter', name, { help, unit, labels, monotonic }, false, (f, l) => new Counter(f, l, monotonic));
+    const family = this.register<Counter<L>>('counter', opts.name, { help: opts.help, unit: opts.unit, labels, monotonic }, false, (f, l) => new Counter(f, l, monotonic));
     return family.root as unknown as CounterApi<L>;
   }
 
@@ -153,20 +144,22 @@ export class Registry implements Probe {
    * rpm.mark();
    */
   meter<const L extends string = never>(options: MeterOptions<L>): MeterApi<L> {
-    const opts = checkObject('meter() options', options);
-    checkKnownKeys('meter()', opts, ['name', 'samples', 'timeframe', 'labels', 'help', 'unit'], { seconds: 'samples' });
-    const name = checkString('meter() option "name"', opts.name);
-    const samples = opts.samples === undefined ? 1 : checkPositive('meter() option "samples"', opts.samples);
-    const timeframe = opts.timeframe === undefined ? 60 : checkPositive('meter() option "timeframe"', opts.timeframe);
+    const opts = parseOptions('meter()', METER_OPTIONS, options, { renamed: { seconds: 'samples' }, required: true });
+    const { samples, timeframe } = opts;
     if (timeframe < samples) {
       throw outOfRange(
         `probekit: meter() option "timeframe" must be at least "samples" (${samples} s), got ${describe(timeframe)}: the window cannot be shorter than the rate unit`,
+        'timeframe',
       );
     }
     const labels = checkLabels('meter()', opts.labels, []);
-    const help = optionalString('meter() option "help"', opts.help);
-    const unit = optionalString('meter() option "unit"', opts.unit);
-    const family = this.register<Meter<L>>('meter', name, { help, unit, labels, samples, timeframe }, false, (f, l) => new Meter(f, l, samples, timeframe));
+    const family = this.register<Meter<L>>(
+      'meter',
+      opts.name,
+      { help: opts.help, unit: opts.unit, labels, samples, timeframe },
+      false,
+      (f, l) => new Meter(f, l, samples, timeframe),
+    );
     this.time.use((timeframe * 1000) / METER_STEPS);
     return family.root as unknown as MeterApi<L>;
   }
@@ -180,22 +173,15 @@ export class Registry implements Probe {
   histogram<const L extends string = never, const P extends readonly number[] = DefaultPercentiles>(
     options: HistogramOptions<L, P>,
   ): HistogramApi<L, PercentileKeys<P>> {
-    const opts = checkObject('histogram() options', options);
-    checkKnownKeys('histogram()', opts, ['name', 'unit', 'buckets', 'percentiles', 'timeframe', 'labels', 'help'], {
-      measurement: 'percentiles',
-    });
-    const name = checkString('histogram() option "name"', opts.name);
-    const unit = optionalString('histogram() option "unit"', opts.unit);
-    const help = optionalString('histogram() option "help"', opts.help);
-    const buckets = opts.buckets === undefined ? defaultBuckets(unit) : checkBuckets(opts.buckets);
-    const percentiles = opts.percentiles === undefined ? DEFAULT_PERCENTILES : checkPercentiles(opts.percentiles);
-    const timeframe = opts.timeframe === undefined ? 60 : checkPositive('histogram() option "timeframe"', opts.timeframe);
+    const opts = parseOptions('histogram()', HISTOGRAM_OPTIONS, options, { renamed: { measurement: 'percentiles' }, required: true });
+    const { unit, timeframe, percentiles } = opts;
+    const buckets = opts.buckets ?? defaultBuckets(unit);
     const labels = checkLabels('histogram()', opts.labels, ['le', 'quantile']);
     const layout = new BucketLayout(buckets);
     const family = this.register<Histogram<L>>(
       'histogram',
-      name,
-      { help, unit, labels, buckets, percentiles, timeframe },
+      opts.name,
+      { help: opts.help, unit, labels, buckets, percentiles, timeframe },
       false,
       (f, l) => new Histogram(f, l, layout, percentiles, timeframe),
     );
@@ -210,8 +196,8 @@ export class Registry implements Probe {
    */
   snapshot(): Snapshot {
     const metrics: FamilySnapshot[] = [];
-    for (const family of this.byName.values()) if (!this.selfFamilies.has(family)) metrics.push(snapshotFamily(family));
-    for (const family of this.selfFamilies) metrics.push(snapshotFamily(family));
+    for (const family of this.byName.values()) if (!this.selfFamilies.has(family)) metrics.push(reader.snapshotFamily(family));
+    for (const family of this.selfFamilies) metrics.push(reader.snapshotFamily(family));
     return { time: this.time.now(), metrics };
   }
 
@@ -229,6 +215,35 @@ export class Registry implements Probe {
     if (this.closed) return;
     this.closed = true;
     this.time.close();
+  }
+
+  /**
+   * @internal Collects every histogram observation, from now on, into taps that `config`
+   * bounds (StatsD timers): existing histograms and those registered later. One tap set
+   * per registry. Returns the disposer that removes them.
+   */
+  addTap(config: TapConfig): () => void {
+    if (this.histogramTap !== undefined) {
+      throw new ProbekitTypeError(
+        'probekit: statsd(): this registry already has a StatsD exporter; close() it first (one exporter collects the histogram observations)',
+        'PROBEKIT_EXPORTER_EXISTS',
+      );
+    }
+    this.histogramTap = config;
+    const tapFamily = (family: AnyFamily): void => {
+      family.tap = config;
+      for (const h of family.all() as Histogram[]) h._tap ??= new Tap(config);
+    };
+    for (const family of this.byName.values()) if (family.kind === 'histogram') tapFamily(family);
+    return () => {
+      if (this.histogramTap !== config) return;
+      this.histogramTap = undefined;
+      for (const family of this.byName.values()) {
+        if (family.kind !== 'histogram') continue;
+        family.tap = undefined;
+        for (const h of family.all() as Histogram[]) h._tap = undefined;
+      }
+    };
   }
 
   /** @internal True for the registry's own `probekit_` self-metric families. */
@@ -284,7 +299,7 @@ export class Registry implements Probe {
     const existing = this.byName.get(name);
     if (existing !== undefined) {
       if (existing.signature === signature) return existing as Family<S>;
-      throw invalidArgument(
+      throw nameConflict(
         `probekit: ${kind} "${name}" with ${optionsText(signature)} conflicts with the ${existing.kind} "${name}" already registered with ${optionsText(existing.signature)}; ` +
           'register a name once, with one kind and one set of options',
       );
@@ -300,24 +315,37 @@ export class Registry implements Probe {
     }
     const clash = this.byExport.get(exportName);
     if (clash !== undefined) {
-      throw invalidArgument(
+      throw nameConflict(
         `probekit: ${kind} "${name}" and ${clash.kind} "${clash.name}" both export as "${exportName}"; rename one of them`,
       );
     }
     // Names the exporters derive (counter_total, histogram_bucket, meter_events…) must not
     // meet another probe's either: a clash is an error here, never a broken scrape.
-    const exposed = exposedNames(kind, exportName, { monotonic: options.monotonic === true, unit: options.unit });
+    const info = {
+      kind,
+      name,
+      exportName,
+      help: options.help,
+      unit: options.unit,
+      labelNames: Object.freeze([...(options.labels ?? [])]),
+      signature,
+      monotonic: options.monotonic === true,
+      samples: options.samples as number | undefined,
+      timeframe: options.timeframe as number | undefined,
+      percentiles: options.percentiles as readonly number[] | undefined,
+    };
+    const exposed = familyPlan(info).exposed;
     for (const sample of exposed) {
       const other = this.exposed.get(sample);
       if (other !== undefined) {
-        throw invalidArgument(
+        throw nameConflict(
           `probekit: ${kind} "${name}" would expose "${sample}", which ${other.kind} "${other.name}" already exposes; rename one of them`,
         );
       }
     }
     const family = new Family<S>(
       this,
-      { kind, name, exportName, help: options.help, unit: options.unit, labelNames: Object.freeze([...(options.labels ?? [])]), signature },
+      info,
       create,
       // Self-metrics are labelled by metric name, so bounded by the registry; a cap on them
       // would fold counts together (and folding is itself counted there).
@@ -335,6 +363,54 @@ function optionsText(signature: string): string {
   const { kind: _kind, ...rest } = JSON.parse(signature) as Record<string, unknown>;
   return JSON.stringify(rest);
 }
+
+const PROBE_OPTIONS = {
+  clock: option<Clock | undefined>((where, v) => {
+    if (typeof v !== 'function') throw typeError(where, 'a function returning milliseconds', v);
+    return v as Clock;
+  }),
+  prefix: option((where, v) => {
+    const prefix = is.string(where, v);
+    if (prefix !== '' && !isExportName(prefix)) throw typeError(where, 'a string matching [a-zA-Z_:][a-zA-Z0-9_:]*', prefix);
+    return prefix;
+  }, ''),
+  maxSeriesPerMetric: option(is.integer(1), DEFAULT_MAX_SERIES),
+};
+
+const METRIC_OPTIONS = {
+  name: required(is.nonEmpty),
+  value: option(is.any),
+  unit: option(is.string),
+  help: option(is.string),
+  labels: option(is.any),
+};
+
+const COUNTER_OPTIONS = {
+  name: required(is.nonEmpty),
+  monotonic: option(is.boolean, false),
+  labels: option(is.any),
+  help: option(is.string),
+  unit: option(is.string),
+};
+
+const METER_OPTIONS = {
+  name: required(is.nonEmpty),
+  samples: option(is.positive, 1),
+  timeframe: option(is.positive, 60),
+  labels: option(is.any),
+  help: option(is.string),
+  unit: option(is.string),
+};
+
+const HISTOGRAM_OPTIONS = {
+  name: required(is.nonEmpty),
+  unit: option(is.string),
+  buckets: option((_where, v) => checkBuckets(v)),
+  percentiles: option((_where, v) => checkPercentiles(v), DEFAULT_PERCENTILES),
+  timeframe: option(is.positive, 60),
+  labels: option(is.any),
+  help: option(is.string),
+};
 
 function checkLabels(where: string, value: unknown, reserved: readonly string[]): readonly string[] {
   if (value === undefined) return [];
@@ -394,8 +470,11 @@ export function createProbe(options: ProbeOptions = {}): Probe {
   return new Registry(options);
 }
 
-/** The process-wide default registry, as the exporters and the error side use it. */
-export const defaultRegistry = new Registry();
+/**
+ * The process-wide default registry, as the exporters and the error side use it: one for
+ * every installed copy of probekit of this major version (see util/shared.ts).
+ */
+export const defaultRegistry: Registry = shared('registry', () => new Registry());
 
 /** The process-wide default probe registry. */
 export const probe: Probe = defaultRegistry;

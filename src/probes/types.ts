@@ -38,6 +38,16 @@ export type MetricValue = number | boolean | string | Date;
 /** A metric's value, or a function called each time the metric is read. */
 export type MetricInput = MetricValue | (() => MetricValue);
 
+/** One series a labelled metric's value function reports: its label values and its value. */
+export type LabelledValue<L extends string> = readonly [labels: LabelsArgument<L>, value: MetricValue];
+
+/**
+ * What a metric takes: a value, or a function called each time the metric is read. On a
+ * labelled metric the function may report several series at once by returning an
+ * iterable of `[labels, value]` pairs (an array of pairs, a `Map`'s entries, a generator).
+ */
+export type MetricSource<L extends string = never> = MetricValue | (() => MetricValue | Iterable<LabelledValue<L>>);
+
 /** Options of {@link createProbe}. */
 export interface ProbeOptions {
   /**
@@ -69,11 +79,17 @@ export interface BaseOptions {
 }
 
 /** Options of {@link Probe.metric}. */
-export interface MetricOptions extends BaseOptions {
-  /** Initial value, or a function called every time the metric is read. @default unset */
-  readonly value?: MetricInput;
+export interface MetricOptions<L extends string = string> extends BaseOptions {
+  /**
+   * Initial value, or a function called every time the metric is read. With `labels`, the
+   * function may return `[labels, value]` pairs, one per series (see {@link MetricSource}).
+   * @default unset
+   */
+  readonly value?: MetricSource<L>;
   /** Unit, free text (`'MB'`, `'celsius'`). @default none */
   readonly unit?: string;
+  /** Declared label names (`value` is reserved: it carries a string value). @default [] */
+  readonly labels?: readonly L[];
 }
 
 /** Options of {@link Probe.counter}. */
@@ -169,19 +185,24 @@ export type HistogramValue<K extends string = `p${number}`> = HistogramStats & {
  * const temp = probe.metric({ name: 'temperature', unit: 'celsius' });
  * temp.set(21.5);
  */
-export interface Metric {
+export interface Metric<L extends string = never> {
+  /** Label values of this series; `{}` for the unlabelled series. */
+  readonly labelValues: LabelValues<L>;
   /**
    * Sets the value: a finite number, boolean, string, valid Date, or a function
-   * returning one. Anything else is dropped and counted in `probekit_dropped_values_total`;
-   * the previous value stays. Never throws.
+   * returning one (or, on a labelled metric's unlabelled series, `[labels, value]` pairs).
+   * Anything else is dropped and counted in `probekit_dropped_values_total`; the previous
+   * value stays. Never throws.
    */
-  set(value: MetricInput): void;
+  set(value: MetricSource<L>): void;
   /**
    * The current value (a value function is called now). `undefined` when nothing was
    * set or the function threw, rejected or returned something unusable; such a failure is
    * counted in `probekit_failed_reads_total`. Never throws.
    */
   val(): MetricValue | undefined;
+  /** The child series for these label values (cached): `queue.labels({ name: 'mail' }).set(3)`. */
+  labels(values: LabelsArgument<L>): Metric<L>;
 }
 
 /**
@@ -297,8 +318,10 @@ export interface Probe {
    * A value you set, or a function evaluated at read time (a gauge).
    * @example
    * probe.metric({ name: 'Realtime users', value: () => sessions.size });
+   * const depth = probe.metric({ name: 'queue_depth', labels: ['queue'] });
+   * depth.labels({ queue: 'mail' }).set(3);
    */
-  metric(options: MetricOptions): Metric;
+  metric<const L extends string = never>(options: MetricOptions<L>): Metric<L>;
   /**
    * A count that only goes up: `monotonic: true` gives a type without `dec()`.
    * @example

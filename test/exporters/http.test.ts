@@ -12,7 +12,7 @@ import {
   type ServeOptions,
   TEXT_CONTENT_TYPE,
 } from '../../src/index.js';
-import { bad, rejection } from '../support/helpers.js';
+import { bad, rejection, expectError } from '../support/helpers.js';
 
 // ---------------------------------------------------------------------------------------
 // Bookkeeping: every server, registry and agent a test makes is released after it.
@@ -437,29 +437,28 @@ describe('prometheus.handler() in a node:http server of the application', () => 
 
 const ERRORS = { TypeError, RangeError } as const;
 
-const badServe: readonly { what: string; options: unknown; type: keyof typeof ERRORS; message: string }[] = [
-  { what: 'port -1', options: { port: -1 }, type: 'RangeError', message: 'probekit: prometheus.serve() option "port" must be an integer from 0 to 65535, got -1 (number)' },
-  { what: 'port 70000', options: { port: 70000 }, type: 'RangeError', message: 'probekit: prometheus.serve() option "port" must be an integer from 0 to 65535, got 70000 (number)' },
-  { what: 'port 1.5', options: { port: 1.5 }, type: 'RangeError', message: 'probekit: prometheus.serve() option "port" must be an integer from 0 to 65535, got 1.5 (number)' },
-  { what: "port 'x'", options: { port: 'x' }, type: 'TypeError', message: 'probekit: prometheus.serve() option "port" must be an integer, got "x" (string)' },
-  { what: 'no port', options: {}, type: 'TypeError', message: 'probekit: prometheus.serve() option "port" must be an integer, got undefined' },
-  { what: "path 'metrics'", options: { port: 0, path: 'metrics' }, type: 'TypeError', message: 'probekit: prometheus.serve() option "path" must be a path starting with "/", got "metrics" (string)' },
-  { what: 'host 5', options: { port: 0, host: 5 }, type: 'TypeError', message: 'probekit: prometheus.serve() option "host" must be a string, got 5 (number)' },
-  { what: 'null options', options: null, type: 'TypeError', message: 'probekit: prometheus.serve() options must be an options object with a port, got null' },
-  { what: 'windowQuantiles 1', options: { port: 0, windowQuantiles: 1 }, type: 'TypeError', message: 'probekit: prometheus.serve() option "windowQuantiles" must be a boolean, got 1 (number)' },
-  { what: 'registry 5', options: { port: 0, registry: 5 }, type: 'TypeError', message: 'probekit: prometheus.serve() option "registry" must be a probekit registry (probe, createProbe()) or a prom-client Registry, or a list of them, got 5 (number)' },
-  { what: 'an unknown option', options: { port: 0, colour: 'red' }, type: 'TypeError', message: 'probekit: prometheus.serve() has no option "colour"; known options are: registry, defaultMetrics, windowQuantiles, onError, port, host, path' },
+const badServe: readonly { what: string; options: unknown; type: keyof typeof ERRORS; code: string; option: string | undefined }[] = [
+  { what: 'port -1', options: { port: -1 }, type: 'RangeError', code: 'PROBEKIT_OUT_OF_RANGE', option: 'port' },
+  { what: 'port 70000', options: { port: 70000 }, type: 'RangeError', code: 'PROBEKIT_OUT_OF_RANGE', option: 'port' },
+  { what: 'port 1.5', options: { port: 1.5 }, type: 'RangeError', code: 'PROBEKIT_OUT_OF_RANGE', option: 'port' },
+  { what: "port 'x'", options: { port: 'x' }, type: 'TypeError', code: 'PROBEKIT_INVALID_OPTION', option: 'port' },
+  { what: 'no port', options: {}, type: 'TypeError', code: 'PROBEKIT_INVALID_OPTION', option: 'port' },
+  { what: "path 'metrics'", options: { port: 0, path: 'metrics' }, type: 'TypeError', code: 'PROBEKIT_INVALID_OPTION', option: 'path' },
+  { what: 'host 5', options: { port: 0, host: 5 }, type: 'TypeError', code: 'PROBEKIT_INVALID_OPTION', option: 'host' },
+  { what: 'null options', options: null, type: 'TypeError', code: 'PROBEKIT_INVALID_ARGUMENT', option: undefined },
+  { what: 'windowQuantiles 1', options: { port: 0, windowQuantiles: 1 }, type: 'TypeError', code: 'PROBEKIT_INVALID_OPTION', option: 'windowQuantiles' },
+  { what: 'registry 5', options: { port: 0, registry: 5 }, type: 'TypeError', code: 'PROBEKIT_INVALID_OPTION', option: 'registry' },
+  { what: 'an unknown option', options: { port: 0, colour: 'red' }, type: 'TypeError', code: 'PROBEKIT_UNKNOWN_OPTION', option: 'colour' },
 ];
 
 describe('bad serve() options', () => {
-  it.each(badServe)('rejects $what with a $type', async ({ options, type, message }) => {
+  it.each(badServe)('rejects $what with a $type', async ({ options, type, code, option }) => {
     const err = await rejection(
       prometheus.serve(bad(options)).then(async (s) => {
         await s.close(); // never left listening if it wrongly started
         return s;
       }),
     );
-    expect(err.constructor).toBe(ERRORS[type]);
-    expect(err.message).toBe(message);
+    expectError(err, { type: ERRORS[type], code, option });
   });
 });

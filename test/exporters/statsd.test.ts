@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createProbe, type Probe, statsd, type StatsdExporter, type StatsdOptions } from '../../src/index.js';
-import { bad, thrown } from '../support/helpers.js';
+import { bad, thrown, expectError } from '../support/helpers.js';
 
 // In-process tests of the StatsD exporter against a plain UDP sink: exact lines and
 // datagrams. The tests against the real Etsy daemon are in test/integration/statsd.test.ts.
@@ -780,10 +780,7 @@ describe('statsd() reliability', () => {
     const { p, exporter } = start(sink.port);
     const lat = p.histogram({ name: 'lat', unit: 'ms' });
     const err = thrown(() => statsd({ port: sink.port, flushInterval: 0, registry: p }));
-    expect(err).toBeInstanceOf(TypeError);
-    expect(err.message).toBe(
-      'probekit: statsd(): this registry already has a StatsD exporter; close() it first (one exporter collects the histogram observations)',
-    );
+    expectError(err, { type: TypeError, code: 'PROBEKIT_EXPORTER_EXISTS' });
     lat.observe(1);
     await exporter.flush();
     expect(await sink.take()).toEqual(['lat:1|ms']);
@@ -801,7 +798,7 @@ describe('statsd() reliability', () => {
 // ---------------------------------------------------------------------------------------
 
 describe('statsd() timers and sockets', () => {
-  it('lets the process exit on its own, with code 0, while an exporter with flushInterval 1000 runs', async () => {
+  it('lets the process exit on its own, with code 0, while an exporter with flushInterval 1000 runs, delivering its last interval on the way out', async () => {
     const sink = await openSink();
     const started = Date.now();
     const child = spawn(process.execPath, [`${FIXTURES}statsd-exit.mjs`, String(sink.port)], {
@@ -824,7 +821,8 @@ describe('statsd() timers and sockets', () => {
     expect(exit).toEqual({ code: 0, signal: null });
     expect(elapsed).toBeLessThan(3000);
     expect(stdout).toBe('flushed\n');
-    expect(await sink.take()).toEqual(['jobs:1|c\nlatency:5|ms']);
+    // The second interval was never flushed by the timer: beforeExit delivered it.
+    expect(await sink.take()).toEqual(['jobs:1|c\nlatency:5|ms', 'jobs:2|c\nlatency:6|ms']);
   });
 });
 
@@ -835,51 +833,49 @@ describe('statsd() timers and sockets', () => {
 interface BadOptionRow {
   readonly what: string;
   readonly type: 'TypeError' | 'RangeError';
-  readonly message: string;
+  readonly code: string;
+  readonly option: string | undefined;
   readonly options: unknown;
 }
 
 const ERRORS = { TypeError, RangeError } as const;
 
-const KNOWN =
-  'host, port, prefix, tags, tagFormat, flushInterval, mtu, maxQueueBytes, sampleRate, maxTimerValues, maxBufferedValues, maxBytesPerSecond, registry, onError';
 
 const badOptions: readonly BadOptionRow[] = [
-  { what: 'options null', type: 'TypeError', message: 'probekit: statsd() options must be an options object, got null', options: null },
-  { what: 'options "x"', type: 'TypeError', message: 'probekit: statsd() options must be an options object, got "x" (string)', options: 'x' },
-  { what: 'port 0', type: 'RangeError', message: 'probekit: statsd() option "port" must be an integer from 1 to 65535, got 0 (number)', options: { port: 0 } },
-  { what: 'port 70000', type: 'RangeError', message: 'probekit: statsd() option "port" must be an integer from 1 to 65535, got 70000 (number)', options: { port: 70_000 } },
-  { what: 'port "x"', type: 'TypeError', message: 'probekit: statsd() option "port" must be an integer, got "x" (string)', options: { port: 'x' } },
-  { what: 'port 8125.5', type: 'RangeError', message: 'probekit: statsd() option "port" must be an integer from 1 to 65535, got 8125.5 (number)', options: { port: 8125.5 } },
-  { what: 'host 5', type: 'TypeError', message: 'probekit: statsd() option "host" must be a string, got 5 (number)', options: { host: 5 } },
-  { what: 'prefix 5', type: 'TypeError', message: 'probekit: statsd() option "prefix" must be a string, got 5 (number)', options: { prefix: 5 } },
-  { what: 'mtu 10', type: 'RangeError', message: 'probekit: statsd() option "mtu" must be an integer from 64 to 65507, got 10 (number)', options: { mtu: 10 } },
-  { what: 'mtu 65508', type: 'RangeError', message: 'probekit: statsd() option "mtu" must be an integer from 64 to 65507, got 65508 (number)', options: { mtu: 65_508 } },
-  { what: 'flushInterval -1', type: 'RangeError', message: 'probekit: statsd() option "flushInterval" must be an integer >= 0, got -1 (number)', options: { flushInterval: -1 } },
-  { what: 'sampleRate 0', type: 'RangeError', message: 'probekit: statsd() option "sampleRate" must be a finite number greater than 0, got 0 (number)', options: { sampleRate: 0 } },
-  { what: 'sampleRate 1.5', type: 'RangeError', message: 'probekit: statsd() option "sampleRate" must be in (0, 1], got 1.5 (number)', options: { sampleRate: 1.5 } },
-  { what: 'sampleRate NaN', type: 'TypeError', message: 'probekit: statsd() option "sampleRate" must be a number, got NaN (number)', options: { sampleRate: NaN } },
-  { what: 'tagFormat "influx"', type: 'TypeError', message: 'probekit: statsd() option "tagFormat" must be "none", "dogstatsd" or "telegraf", got "influx" (string)', options: { tagFormat: 'influx' } },
-  { what: 'tags { a: 1 }', type: 'TypeError', message: 'probekit: statsd() option "tags.a" must be a string, got 1 (number)', options: { tags: { a: 1 } } },
-  { what: 'tags "x"', type: 'TypeError', message: 'probekit: statsd() option "tags" must be an object of tag names to string values, got "x" (string)', options: { tags: 'x' } },
-  { what: 'tags as an array', type: 'TypeError', message: 'probekit: statsd() option "tags" must be an object of tag names to string values, got [ \'a\' ] (array)', options: { tags: ['a'] } },
-  { what: 'maxQueueBytes 0', type: 'RangeError', message: 'probekit: statsd() option "maxQueueBytes" must be an integer >= 1, got 0 (number)', options: { maxQueueBytes: 0 } },
-  { what: 'maxTimerValues 0', type: 'RangeError', message: 'probekit: statsd() option "maxTimerValues" must be an integer >= 1, got 0 (number)', options: { maxTimerValues: 0 } },
-  { what: 'maxBytesPerSecond 100', type: 'RangeError', message: 'probekit: statsd() option "maxBytesPerSecond" must be an integer >= 1024, got 100 (number)', options: { maxBytesPerSecond: 100 } },
-  { what: 'registry {}', type: 'TypeError', message: 'probekit: statsd() option "registry" must be a probekit registry (probe, createProbe()), got {} (object)', options: { registry: {} } },
-  { what: 'onError "x"', type: 'TypeError', message: 'probekit: statsd() option "onError" must be a function, got "x" (string)', options: { onError: 'x' } },
-  { what: 'the unknown option "interval"', type: 'TypeError', message: `probekit: statsd() has no option "interval"; known options are: ${KNOWN}`, options: { interval: 10 } },
+  { what: 'options null', type: 'TypeError', code: 'PROBEKIT_INVALID_ARGUMENT', option: undefined, options: null },
+  { what: 'options "x"', type: 'TypeError', code: 'PROBEKIT_INVALID_ARGUMENT', option: undefined, options: 'x' },
+  { what: 'port 0', type: 'RangeError', code: 'PROBEKIT_OUT_OF_RANGE', option: 'port', options: { port: 0 } },
+  { what: 'port 70000', type: 'RangeError', code: 'PROBEKIT_OUT_OF_RANGE', option: 'port', options: { port: 70_000 } },
+  { what: 'port "x"', type: 'TypeError', code: 'PROBEKIT_INVALID_OPTION', option: 'port', options: { port: 'x' } },
+  { what: 'port 8125.5', type: 'RangeError', code: 'PROBEKIT_OUT_OF_RANGE', option: 'port', options: { port: 8125.5 } },
+  { what: 'host 5', type: 'TypeError', code: 'PROBEKIT_INVALID_OPTION', option: 'host', options: { host: 5 } },
+  { what: 'prefix 5', type: 'TypeError', code: 'PROBEKIT_INVALID_OPTION', option: 'prefix', options: { prefix: 5 } },
+  { what: 'mtu 10', type: 'RangeError', code: 'PROBEKIT_OUT_OF_RANGE', option: 'mtu', options: { mtu: 10 } },
+  { what: 'mtu 65508', type: 'RangeError', code: 'PROBEKIT_OUT_OF_RANGE', option: 'mtu', options: { mtu: 65_508 } },
+  { what: 'flushInterval -1', type: 'RangeError', code: 'PROBEKIT_OUT_OF_RANGE', option: 'flushInterval', options: { flushInterval: -1 } },
+  { what: 'sampleRate 0', type: 'RangeError', code: 'PROBEKIT_OUT_OF_RANGE', option: 'sampleRate', options: { sampleRate: 0 } },
+  { what: 'sampleRate 1.5', type: 'RangeError', code: 'PROBEKIT_OUT_OF_RANGE', option: 'sampleRate', options: { sampleRate: 1.5 } },
+  { what: 'sampleRate NaN', type: 'TypeError', code: 'PROBEKIT_INVALID_OPTION', option: 'sampleRate', options: { sampleRate: NaN } },
+  { what: 'tagFormat "influx"', type: 'TypeError', code: 'PROBEKIT_INVALID_OPTION', option: 'tagFormat', options: { tagFormat: 'influx' } },
+  { what: 'tags { a: 1 }', type: 'TypeError', code: 'PROBEKIT_INVALID_OPTION', option: 'tags.a', options: { tags: { a: 1 } } },
+  { what: 'tags "x"', type: 'TypeError', code: 'PROBEKIT_INVALID_OPTION', option: 'tags', options: { tags: 'x' } },
+  { what: 'tags as an array', type: 'TypeError', code: 'PROBEKIT_INVALID_OPTION', option: 'tags', options: { tags: ['a'] } },
+  { what: 'maxQueueBytes 0', type: 'RangeError', code: 'PROBEKIT_OUT_OF_RANGE', option: 'maxQueueBytes', options: { maxQueueBytes: 0 } },
+  { what: 'maxTimerValues 0', type: 'RangeError', code: 'PROBEKIT_OUT_OF_RANGE', option: 'maxTimerValues', options: { maxTimerValues: 0 } },
+  { what: 'maxBytesPerSecond 100', type: 'RangeError', code: 'PROBEKIT_OUT_OF_RANGE', option: 'maxBytesPerSecond', options: { maxBytesPerSecond: 100 } },
+  { what: 'registry {}', type: 'TypeError', code: 'PROBEKIT_INVALID_OPTION', option: 'registry', options: { registry: {} } },
+  { what: 'onError "x"', type: 'TypeError', code: 'PROBEKIT_INVALID_OPTION', option: 'onError', options: { onError: 'x' } },
+  { what: 'the unknown option "interval"', type: 'TypeError', code: 'PROBEKIT_UNKNOWN_OPTION', option: 'interval', options: { interval: 10 } },
 ];
 
 describe('statsd() options', () => {
-  it.each(badOptions)('throws a $type for $what', ({ type, message, options }) => {
+  it.each(badOptions)('throws a $type for $what', ({ type, code, option, options }) => {
     const err = thrown(() => {
       // A row that wrongly passed would start an exporter on the default registry: close it.
       const made = statsd(bad(options));
       exporters.push(made);
     });
-    expect(err.constructor).toBe(ERRORS[type]);
-    expect(err.message).toBe(message);
+    expectError(err, { type: ERRORS[type], code, option });
   });
 
   it('leaves the registry free for a valid exporter after rejecting options', async () => {

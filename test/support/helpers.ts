@@ -1,4 +1,5 @@
 /** Helpers shared by the test files. */
+import { expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 
 /** Runs `fn` and returns what it threw; fails the test when it returns normally. */
@@ -53,4 +54,31 @@ export async function rejection(promise: Promise<unknown>): Promise<Error> {
     throw new Error(`rejected with a non-Error: ${String(err)}`, { cause: err });
   }
   throw new Error('expected a rejection, but the promise resolved');
+}
+
+/** What a probekit error must carry: its class, its stable code and the option it names. */
+export interface ExpectedError {
+  readonly type: typeof TypeError | typeof RangeError;
+  readonly code: string;
+  /** The option the error concerns (`'buckets[1]'`), or `undefined` for a whole argument. */
+  readonly option?: string | undefined;
+}
+
+/**
+ * Checks a probekit error by what is stable about it: a `TypeError` or `RangeError` (by
+ * class and name), its `code`, the option it names, and a message that starts with
+ * `probekit:` and quotes that option. The wording of the rest may change.
+ */
+export function expectError(err: unknown, expected: ExpectedError): void {
+  const e = err as Error & { code?: unknown; option?: unknown };
+  const option = expected.option;
+  const quoted = option === undefined ? undefined : `"${option.replace(/\[\d+\]$/, '')}"`;
+  expect({
+    isType: e instanceof expected.type,
+    name: e.name,
+    code: e.code,
+    option: e.option,
+    prefix: e.message.startsWith('probekit: '),
+    namesOption: quoted === undefined || e.message.includes(quoted),
+  }).toEqual({ isType: true, name: expected.type.name, code: expected.code, option, prefix: true, namesOption: true });
 }

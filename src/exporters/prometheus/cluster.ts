@@ -5,16 +5,16 @@
  * a `worker` label. A worker that does not answer in time is left out and counted; the
  * scrape still succeeds.
  */
-import cluster, { type Worker } from 'node:cluster';
+import type { Worker } from 'node:cluster';
+import { nodeCluster } from '../../util/lazy.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { exportsSeconds, familyName } from '../../probes/names.js';
-import { msPerUnit } from '../../probes/histogram.js';
+import { exportedBound, familyPlan } from '../../probes/plan.js';
 import type { FamilySnapshot, Snapshot } from '../../probes/types.js';
-import { checkInteger, checkKnownKeys, checkObject, typeError } from '../../probes/validate.js';
+import { is, option, parseOptions, typeError } from '../../util/validate.js';
 import { SNAPSHOT_REPLY, SNAPSHOT_REQUEST } from '../cluster-worker.js';
 import { type Format, formatValue, header, labelText, withLabel } from './format.js';
 import { Exposition, type ExpositionOptions } from './exposition.js';
-import { helpText } from './live.js';
+import { scaledBounds } from './live.js';
 import { serveScrape } from './http.js';
 
 /** How a gauge (metric, up/down counter) is merged across workers. */
@@ -63,9 +63,9 @@ function ask(worker: Worker, timeoutMs: number): Promise<Snapshot | undefined> {
 
 type Labels = Readonly<Record<string, string>>;
 
-/** Accumulates one merged family: samples keyed by their label text. */
+/** Accumulates one merged family: samples keyed by their label text (and bucket bounds). */
 class Merged {
-  readonly lines = new Map<string, { labels: string; values: number[] }>();
+  readonly lines = new Map<string, { labels: string; bounds: readonly number[]; values: number[] }>();
   constructor(
     readonly name: string,
     readonly type: 'counter' | 'gauge' | 'histogram' | 'info',
@@ -73,69 +73,84 @@ class Merged {
     readonly unit: string | undefined,
   ) {}
 
-  add(labels: string, values: readonly number[]): void {
-    const entry = this.lines.get(labels);
-    if (entry === undefined) this.lines.set(labels, { labels, values: [...values] });
+  add(labels: string, values: readonly number[], bounds: readonly number[] = []): void {
+    const key = bounds.length === 0 ? labels : `${labels}\u0000${bounds.join(',')}`;
+    const entry = this.lines.get(key);
+    if (entry === undefined) this.lines.set(key, { labels, bounds, values: [...values] });
     else for (let i = 0; i < values.length; i++) entry.values[i] = (entry.values[i] ?? 0) + (values[i] as number);
   }
 }
 
-/** Merges the workers' snapshots into families ready to write. */
-export function mergeSnapshots(snapshots: readonly WorkerSnapshot[], gauges: GaugeMerge, overrides: Readonly<Record<string, GaugeMerge>>): Map<string, Merged> {
+/** The merged families, keyed by the name each claims, and every name the workers' plans claim. */
+export interface MergeResult {
+  readonly families: Map<string, Merged>;
+  readonly claims: ReadonlySet<string>;
+}
+
+/** Merges the workers' snapshots into families ready to write; names and HELP come from each family's plan. */
+export function mergeSnapshots(snapshots: readonly WorkerSnapshot[], gauges: GaugeMerge, overrides: Readonly<Record<string, GaugeMerge>>): MergeResult {
   const families = new Map<string, Merged>();
-  const family = (name: string, type: Merged['type'], help: string, unit?: string): Merged => {
-    let f = families.get(name);
+  const claims = new Set<string>();
+  const family = (claim: string, name: string, type: Merged['type'], help: string, unit?: string): Merged => {
+    let f = families.get(claim);
     if (f === undefined) {
       f = new Merged(name, type, help, unit);
-      families.set(name, f);
+      families.set(claim, f);
     }
     return f;
   };
   for (const { worker, snapshot } of snapshots) {
     for (const fam of snapshot.metrics as FamilySnapshot[]) {
-      const base = fam.exportName;
-      const help = helpText(fam.name, base, fam.help ?? undefined, fam.unit ?? undefined);
-      const perWorker = (overrides[base] ?? gauges) === 'worker';
+      const plan = familyPlan({
+        kind: fam.kind,
+        name: fam.name,
+        exportName: fam.exportName,
+        help: fam.help ?? undefined,
+        unit: fam.unit ?? undefined,
+        monotonic: fam.kind === 'counter' ? fam.monotonic : undefined,
+        samples: fam.kind === 'meter' ? fam.samples : undefined,
+        timeframe: fam.kind === 'meter' ? fam.timeframe : undefined,
+      });
+      for (const c of plan.claims) claims.add(c);
+      const perWorker = (overrides[fam.exportName] ?? gauges) === 'worker';
       const labelsOf = (labels: Labels, addWorker: boolean): string =>
         addWorker ? labelText([...fam.labelNames, 'worker'], { ...labels, worker }) : labelText(fam.labelNames, labels);
       switch (fam.kind) {
         case 'counter':
-          if (fam.monotonic) for (const s of fam.series) family(base, 'counter', help).add(labelsOf(s.labels, false), [s.value]);
-          else for (const s of fam.series) family(base, 'gauge', help).add(labelsOf(s.labels, perWorker), [s.value]);
+          for (const s of fam.series) family(plan.sample, plan.family, plan.type, plan.help).add(labelsOf(s.labels, !fam.monotonic && perWorker), [s.value]);
           break;
-        case 'meter':
+        case 'meter': {
+          const events = plan.events as NonNullable<typeof plan.events>;
           for (const s of fam.series) {
-            const per = fam.samples === 1 ? 'second' : `${fam.samples} s`;
-            family(base, 'gauge', `${help} — events per ${per} over the last ${fam.timeframe} s`).add(labelsOf(s.labels, false), [s.rate]);
-            family(`${base}_events`, 'counter', `${help} — events since start`).add(labelsOf(s.labels, false), [s.total]);
+            family(plan.sample, plan.family, 'gauge', plan.help).add(labelsOf(s.labels, false), [s.rate]);
+            family(events.sample, events.family, 'counter', events.help).add(labelsOf(s.labels, false), [s.total]);
           }
           break;
-        case 'metric':
+        }
+        case 'metric': {
+          const info = plan.info as NonNullable<typeof plan.info>;
           for (const s of fam.series) {
             if (s.type === 'failed') continue;
             if (s.type === 'string') {
-              family(base, 'info', help).add(labelText(['value', 'worker'], { value: s.value, worker }), [1]);
+              family(info.sample, info.family, 'info', info.help).add(labelText([...fam.labelNames, 'value', 'worker'], { ...s.labels, value: s.value, worker }), [1]);
               continue;
             }
             const v = s.type === 'boolean' ? (s.value ? 1 : 0) : s.type === 'date' ? s.value / 1000 : s.value;
-            family(base, 'gauge', help).add(labelsOf(s.labels, perWorker), [v]);
+            family(plan.sample, plan.family, 'gauge', plan.help).add(labelsOf(s.labels, perWorker), [v]);
           }
           break;
+        }
         case 'histogram': {
-          const seconds = exportsSeconds(fam.unit ?? undefined);
-          const name = familyName('histogram', base, fam.unit ?? undefined);
-          const scale = seconds ? (msPerUnit(fam.unit ?? undefined) as number) / 1000 : 1;
-          const f = family(name, 'histogram', helpText(fam.name, base, fam.help ?? undefined, seconds ? undefined : (fam.unit ?? undefined)), seconds ? 'seconds' : undefined);
+          const f = family(plan.sample, plan.family, 'histogram', plan.help, plan.unit);
           for (const s of fam.series) {
-            const key = `${labelsOf(s.labels, false)}\u0000${s.buckets.bounds.map((b) => formatValue(scale === 1 ? b : Number((b * scale).toPrecision(15)))).join(',')}`;
-            f.add(key, [...s.buckets.counts, s.value.count, s.value.sum * scale]);
+            f.add(labelsOf(s.labels, false), [...s.buckets.counts, s.value.count, s.value.sum * plan.scale], s.buckets.bounds.map((b) => exportedBound(b, plan.scale)));
           }
           break;
         }
       }
     }
   }
-  return families;
+  return { families, claims };
 }
 
 /** Writes merged families in either format. */
@@ -143,22 +158,35 @@ export function writeMerged(families: Map<string, Merged>, format: Format): stri
   let out = '';
   for (const f of families.values()) {
     out += header(f.name, f.type, f.help, f.unit, format);
-    for (const { labels, values } of f.lines.values()) {
+    for (const { labels, bounds, values } of f.lines.values()) {
       if (f.type === 'counter') out += `${f.name}_total${labels} ${formatValue(values[0] as number)}\n`;
       else if (f.type === 'gauge') out += `${f.name}${labels} ${formatValue(values[0] as number)}\n`;
       else if (f.type === 'info') out += `${f.name}_info${labels} 1\n`;
       else {
-        const [labelPart = '', boundPart = ''] = labels.split('\u0000');
-        const bounds = boundPart === '' ? [] : boundPart.split(',');
-        const n = bounds.length;
-        for (let i = 0; i < n; i++) out += `${f.name}_bucket${withLabel(labelPart, `le="${bounds[i]}"`)} ${formatValue(values[i] as number)}\n`;
-        out += `${f.name}_bucket${withLabel(labelPart, 'le="+Inf"')} ${formatValue(values[n + 1] as number)}\n`;
-        out += `${f.name}_count${labelPart} ${formatValue(values[n + 1] as number)}\n${f.name}_sum${labelPart} ${formatValue(values[n + 2] as number)}\n`;
+        const les = scaledBounds(bounds, 1, format);
+        const n = les.length;
+        for (let i = 0; i < n; i++) out += `${f.name}_bucket${withLabel(labels, `le="${les[i] as string}"`)} ${formatValue(values[i] as number)}\n`;
+        out += `${f.name}_bucket${withLabel(labels, 'le="+Inf"')} ${formatValue(values[n + 1] as number)}\n`;
+        out += `${f.name}_count${labels} ${formatValue(values[n + 1] as number)}\n${f.name}_sum${labels} ${formatValue(values[n + 2] as number)}\n`;
       }
     }
   }
   return out;
 }
+
+const MERGES = ['worker', 'sum'] as const;
+
+const CLUSTER_OPTIONS = {
+  timeoutMs: option(is.integer(1), 1000),
+  gauges: option(is.oneOf(MERGES), 'worker'),
+  merge: option((where, v): Readonly<Record<string, GaugeMerge>> => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw typeError(where, 'an object of exported name → "worker" | "sum"', v);
+    for (const [name, how] of Object.entries(v)) is.oneOf(MERGES)(`${where.replace(/"$/, '')}.${name}"`, how);
+    return v as Readonly<Record<string, GaugeMerge>>;
+  }, {}),
+  defaultMetrics: option(is.any),
+  onError: option(is.function<(e: Error) => void>()),
+};
 
 /**
  * A `(req, res)` handler for the primary of a `node:cluster` (or PM2 cluster mode): asks
@@ -172,16 +200,8 @@ export function writeMerged(families: Map<string, Merged>, format: Format): stri
  * }
  */
 export function clusterHandler(options: ClusterOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
-  const opts = checkObject('prometheus.clusterHandler() options', options);
-  checkKnownKeys('prometheus.clusterHandler()', opts, ['timeoutMs', 'gauges', 'merge', 'defaultMetrics', 'onError']);
-  const timeoutMs = opts.timeoutMs === undefined ? 1000 : checkInteger('prometheus.clusterHandler() option "timeoutMs"', opts.timeoutMs, 1);
-  const gauges = (opts.gauges ?? 'worker') as GaugeMerge;
-  if (gauges !== 'worker' && gauges !== 'sum') throw typeError('prometheus.clusterHandler() option "gauges"', '"worker" or "sum"', opts.gauges);
-  const merge = (opts.merge ?? {}) as Record<string, GaugeMerge>;
-  if (merge === null || typeof merge !== 'object') throw typeError('prometheus.clusterHandler() option "merge"', 'an object of exported name → "worker" | "sum"', merge);
-  for (const [name, how] of Object.entries(merge)) {
-    if (how !== 'worker' && how !== 'sum') throw typeError(`prometheus.clusterHandler() option "merge.${name}"`, '"worker" or "sum"', how);
-  }
+  const opts = parseOptions('prometheus.clusterHandler()', CLUSTER_OPTIONS, options);
+  const { timeoutMs, gauges, merge } = opts;
   // The primary's own registry carries the cluster self-metric and, when asked, its default metrics.
   const exposition = new Exposition('prometheus.clusterHandler()', {
     ...(opts.defaultMetrics === undefined ? {} : { defaultMetrics: opts.defaultMetrics as boolean }),
@@ -190,7 +210,7 @@ export function clusterHandler(options: ClusterOptions = {}): (req: IncomingMess
   const primary = exposition.sources[0] as import('../../probes/probe.js').Registry;
   const missing = primary.selfCounter('probekit_cluster_missing_workers', 'Workers that did not answer a cluster scrape in time');
   const produce = async (format: Format): Promise<string> => {
-    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+    const workers = Object.values(nodeCluster().workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
     const answers = await Promise.all(workers.map(async (w) => ({ worker: String(w.id), snapshot: await ask(w, timeoutMs) })));
     const got: WorkerSnapshot[] = [];
     for (const a of answers) {
@@ -199,8 +219,7 @@ export function clusterHandler(options: ClusterOptions = {}): (req: IncomingMess
     }
     const merged = mergeSnapshots(got, gauges, merge);
     // Then the primary's own families the workers do not have (its self-metrics, default metrics).
-    const written = new Set([...merged.keys()].flatMap((n) => [n, `${n}_total`, `${n}_info`, `${n}_events_total`]));
-    return writeMerged(merged, format) + (await exposition.text(format, written));
+    return writeMerged(merged.families, format) + (await exposition.text(format, merged.claims));
   };
   return (req, res) => serveScrape(exposition, produce, req, res);
 }

@@ -3,10 +3,9 @@
  * with family names checked once up front and on every scrape, and the event loop given
  * a turn whenever a scrape has run for 10 ms.
  */
-import { exposedNames } from '../../probes/names.js';
-import { defaultRegistry, Registry } from '../../probes/probe.js';
+import { defaultRegistry, isRegistry, type Registry } from '../../probes/probe.js';
 import type { Probe } from '../../probes/types.js';
-import { checkKnownKeys, checkObject, invalidArgument, typeError } from '../../probes/validate.js';
+import { checkKnownKeys, checkObject, nameConflict, typeError } from '../../util/validate.js';
 import type { Counter } from '../../probes/counter.js';
 import { type Format } from './format.js';
 import { type WriteOptions, writeProbe } from './live.js';
@@ -59,7 +58,7 @@ export class Exposition {
     const given = opts.registry === undefined ? [defaultRegistry] : Array.isArray(opts.registry) ? (opts.registry as unknown[]) : [opts.registry];
     const sources: Checked[] = [];
     for (const s of given) {
-      if (!(s instanceof Registry) && !isPromRegistry(s)) {
+      if (!(isRegistry(s)) && !isPromRegistry(s)) {
         throw typeError(`${where} option "registry"`, 'a probekit registry (probe, createProbe()) or a prom-client Registry, or a list of them', s);
       }
       sources.push(s);
@@ -78,7 +77,7 @@ export class Exposition {
     this.sources = sources;
     this.windowQuantiles = opts.windowQuantiles === true;
     this.onError = opts.onError as ((error: Error) => void) | undefined;
-    const self = sources.find((s): s is Registry => s instanceof Registry) ?? defaultRegistry;
+    const self = sources.find((s): s is Registry => isRegistry(s)) ?? defaultRegistry;
     this.errors = self.selfCounter('probekit_exporter_errors', 'Exporter failures (scrape, send, serialisation), by exporter', ['exporter']);
     this.omitted = self.selfCounter(
       'probekit_exporter_omitted',
@@ -129,7 +128,7 @@ export class Exposition {
       },
     };
     for (const source of this.sources) {
-      if (source instanceof Registry) await writeProbe(source, parts, options);
+      if (isRegistry(source)) await writeProbe(source, parts, options);
       else await writePromRegistry(source, parts, options);
     }
     if (format.openMetrics) parts.push('# EOF\n');
@@ -141,12 +140,12 @@ export class Exposition {
 /** How long a scrape writes before it yields to the event loop, in ms. */
 const PACE_MS = 5;
 
-/** Every name a probekit registry may write (see exposedNames), without the self-metrics every registry has. */
+/** Every name a probekit registry may write (each family's plan), without the self-metrics every registry has. */
 function probeSampleNames(p: Registry): string[] {
   const out: string[] = [];
   for (const f of p.families()) {
     if (p.isSelf(f)) continue;
-    out.push(...exposedNames(f.kind, f.exportName, { monotonic: (f.root as { _floor?: number })._floor === 0, unit: f.unit }));
+    out.push(...f.plan.exposed);
   }
   return out;
 }
@@ -163,11 +162,11 @@ function sourceName(sources: readonly Checked[], i: number, defaults: PromRegist
 function checkUnique(sources: readonly Checked[], defaults: PromRegistry | undefined): void {
   const owner = new Map<string, number>();
   sources.forEach((source, i) => {
-    const names = source instanceof Registry ? probeSampleNames(source) : promSampleNames(source);
+    const names = isRegistry(source) ? probeSampleNames(source) : promSampleNames(source);
     for (const name of names) {
       const first = owner.get(name);
       if (first !== undefined && first !== i) {
-        throw invalidArgument(
+        throw nameConflict(
           `probekit: prometheus: "${name}" is exposed by ${sourceName(sources, first, defaults)} and by ${sourceName(sources, i, defaults)}; rename one of them`,
         );
       }

@@ -2,10 +2,10 @@
  * The `/metrics` endpoint: a `(req, res)` handler for node:http, Express and Fastify's
  * raw handler, and a small server around it.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { gzip } from 'node:zlib';
-import { checkInteger, optionalString, typeError } from '../../probes/validate.js';
+import { nodeHttp, nodeZlib } from '../../util/lazy.js';
+import { checkInteger, optionalString, typeError } from '../../util/validate.js';
 import { type Format, negotiate, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE } from './format.js';
 import { Exposition, type ExpositionOptions } from './exposition.js';
 
@@ -30,7 +30,7 @@ export function acceptsGzip(header: string | string[] | undefined): boolean {
 }
 
 function gzipAsync(body: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => gzip(body, (err, out) => (err ? reject(err) : resolve(out))));
+  return new Promise((resolve, reject) => nodeZlib().gzip(body, (err, out) => (err ? reject(err) : resolve(out))));
 }
 
 /** Serves one scrape of `exposition` on `res`; never throws, failures answer 500. */
@@ -113,7 +113,7 @@ export async function serve(options: ServeOptions): Promise<MetricsServer> {
   if (!path.startsWith('/')) throw typeError('prometheus.serve() option "path"', 'a path starting with "/"', path);
   const { port: _p, host: _h, path: _path, ...rest } = options;
   const exposition = new Exposition('prometheus.serve()', rest, ['port', 'host', 'path']);
-  const server = createServer((req, res) => {
+  const server = nodeHttp().createServer((req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     if ((q === -1 ? url : url.slice(0, q)) !== path) {

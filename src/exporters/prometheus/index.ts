@@ -2,7 +2,7 @@
  * The Prometheus exporter: `prometheus.text()`, `.handler()`, `.serve()` and
  * `.clusterHandler()`.
  */
-import { checkObject, typeError } from '../../probes/validate.js';
+import { checkObject, typeError } from '../../util/validate.js';
 import { Exposition, type ExpositionOptions } from './exposition.js';
 import { handler, serve } from './http.js';
 import { clusterHandler } from './cluster.js';

@@ -1,16 +1,18 @@
 /**
  * Writes a probekit registry straight from its families (no snapshot objects): the
  * scrape path. Every series caches its sample-line prefixes (`name{labels} `), so a
- * scrape is mostly one concatenation of a cached prefix and a number per sample.
+ * scrape is mostly one concatenation of a cached prefix and a number per sample. Names,
+ * types, units and HELP come from each family's plan; values from the registry's read
+ * path.
  */
-import { Counter } from '../../probes/counter.js';
+import type { Counter } from '../../probes/counter.js';
 import type { Family } from '../../probes/family.js';
-import { Histogram } from '../../probes/histogram.js';
-import { Meter } from '../../probes/meter.js';
-import { Metric } from '../../probes/metric.js';
-import { exportsSeconds, familyName } from '../../probes/names.js';
+import type { Histogram } from '../../probes/histogram.js';
+import type { Meter } from '../../probes/meter.js';
+import type { Metric } from '../../probes/metric.js';
+import { exportedBound } from '../../probes/plan.js';
 import type { Registry } from '../../probes/probe.js';
-import { msPerUnit } from '../../probes/histogram.js';
+import type { Reader } from '../../probes/read.js';
 import { canonicalNumber, escapeLabelValue, type Format, formatValue, header, labelText, withLabel } from './format.js';
 
 /** Options of one scrape of a registry. */
@@ -29,14 +31,6 @@ export interface WriteOptions {
   readonly pace: () => Promise<void> | undefined;
 }
 
-/** HELP text: the human name, the help, and a unit the name does not carry. */
-export function helpText(name: string, exportName: string, help: string | undefined, unit: string | undefined, note?: string): string {
-  let out = help === undefined ? name : name === exportName ? help : `${name}: ${help}`;
-  if (unit !== undefined) out += ` (${unit})`;
-  if (note !== undefined) out += ` ${note}`;
-  return out;
-}
-
 /** Sample-line prefixes of each series (`name{labels} `), built on its first scrape. */
 const prefixes = new WeakMap<object, string[]>();
 /** The same for histogram series in OpenMetrics, whose `le` values are written canonically. */
@@ -48,9 +42,9 @@ function remember(series: object, lines: string[]): string[] {
 }
 
 /** Bounds scaled into seconds, printed without binary noise (canonically in OpenMetrics). */
-function scaledBounds(bounds: Float64Array, scale: number, format: Format): string[] {
+export function scaledBounds(bounds: ArrayLike<number>, scale: number, format: Format): string[] {
   const write = format.openMetrics ? canonicalNumber : formatValue;
-  return Array.from(bounds, (b) => write(scale === 1 ? b : Number((b * scale).toPrecision(15))));
+  return Array.from(bounds, (b) => write(exportedBound(b, scale)));
 }
 
 export function claim(name: string, options: WriteOptions): boolean {
@@ -63,33 +57,35 @@ export function claim(name: string, options: WriteOptions): boolean {
   return true;
 }
 
-function writeMetric(family: Family<Metric>, options: WriteOptions): string {
-  const metric = family.root;
-  if (metric._value === undefined) return '';
-  const read = metric.read();
-  if (!read.ok) return ''; // counted in probekit_failed_reads_total by read()
-  const base = family.exportName;
-  const help = helpText(family.name, base, family.help, family.unit);
-  const v = read.value;
-  if (typeof v === 'string') {
-    if (!claim(`${base}_info`, options)) return '';
-    return `${header(base, 'info', help, undefined, options.format)}${base}_info{value="${escapeLabelValue(v)}"} 1\n`;
+function writeMetric(read: Reader, family: Family<Metric>, options: WriteOptions): string {
+  const all = read.readMetric(family);
+  if (all.length === 0) return '';
+  const plan = family.plan;
+  const info = plan.info as NonNullable<typeof plan.info>;
+  const names = family.labelNames;
+  let gauges = '';
+  let infos = '';
+  for (const { labels, reading } of all) {
+    if (!reading.ok) continue; // counted in probekit_failed_reads_total by the read path
+    const v = reading.value;
+    if (typeof v === 'string') infos += `${info.sample}${labelText(names, labels, `value="${escapeLabelValue(v)}"`)} 1\n`;
+    else gauges += `${plan.sample}${labelText(names, labels)} ${formatValue(read.numeric(v) as number)}\n`;
   }
-  if (!claim(base, options)) return '';
-  const n = typeof v === 'number' ? v : typeof v === 'boolean' ? (v ? 1 : 0) : v.getTime() / 1000;
-  return `${header(base, 'gauge', help, undefined, options.format)}${base} ${formatValue(n)}\n`;
+  let out = '';
+  if (gauges !== '' && claim(plan.sample, options)) out += `${header(plan.family, 'gauge', plan.help, undefined, options.format)}${gauges}`;
+  if (infos !== '' && claim(info.sample, options)) out += `${header(info.family, 'info', info.help, undefined, options.format)}${infos}`;
+  return out;
 }
 
-function* writeCounter(family: Family<Counter>, options: WriteOptions): Generator<string> {
-  const base = family.exportName;
-  const monotonic = family.root._floor === 0;
-  if (!claim(monotonic ? `${base}_total` : base, options)) return;
-  const sample = monotonic ? `${base}_total` : base;
-  let out = header(base, monotonic ? 'counter' : 'gauge', helpText(family.name, base, family.help, family.unit), undefined, options.format);
+function* writeCounter(read: Reader, family: Family<Counter>, options: WriteOptions): Generator<string> {
+  const plan = family.plan;
+  const sample = plan.sample;
+  if (!claim(sample, options)) return;
+  let out = header(plan.family, plan.type, plan.help, undefined, options.format);
   let n = 0;
-  for (const c of family.reported((s) => s._value !== 0)) {
+  for (const c of read.counters(family)) {
     const prefix = (prefixes.get(c) ?? remember(c, [`${sample}${labelText(family.labelNames, c.labelValues)} `]))[0];
-    out += `${prefix}${formatValue(c._value)}\n`;
+    out += `${prefix}${formatValue(read.counterValue(c))}\n`;
     if (++n % SLICE === 0) {
       yield out;
       out = '';
@@ -117,52 +113,51 @@ function histogramLines(h: Histogram, base: string, names: readonly string[], le
   return list;
 }
 
-function writeMeter(family: Family<Meter>, options: WriteOptions): string {
-  const base = family.exportName;
-  const root = family.root;
-  const all = family.reported((s) => s._total !== 0);
+function writeMeter(read: Reader, family: Family<Meter>, options: WriteOptions): string {
+  const plan = family.plan;
+  const events = plan.events as NonNullable<typeof plan.events>;
+  const base = plan.family;
+  const all = read.meters(family);
   let out = '';
-  const per = root._samples === 1 ? 'second' : `${root._samples} s`;
-  if (claim(base, options)) {
-    const note = `— events per ${per} over the last ${root._timeframeMs / 1000} s`;
-    out += header(base, 'gauge', helpText(family.name, base, family.help, family.unit, note), undefined, options.format);
-    for (const m of all) out += `${meterLines(m, base, family.labelNames)[0]}${formatValue(m.val())}\n`;
+  if (claim(plan.sample, options)) {
+    out += header(base, 'gauge', plan.help, undefined, options.format);
+    for (const m of all) out += `${meterLines(m, base, family.labelNames)[0]}${formatValue(read.meterRate(m))}\n`;
   }
-  if (claim(`${base}_events_total`, options)) {
-    out += header(`${base}_events`, 'counter', helpText(family.name, base, family.help, undefined, '— events since start'), undefined, options.format);
-    for (const m of all) out += `${meterLines(m, base, family.labelNames)[1]}${formatValue(m._total)}\n`;
+  if (claim(events.sample, options)) {
+    out += header(events.family, 'counter', events.help, undefined, options.format);
+    for (const m of all) out += `${meterLines(m, base, family.labelNames)[1]}${formatValue(read.meterTotal(m))}\n`;
   }
   return out;
 }
 
-function* writeHistogram(family: Family<Histogram>, options: WriteOptions): Generator<string> {
-  const base = familyName('histogram', family.exportName, family.unit);
-  const seconds = exportsSeconds(family.unit);
-  const scale = seconds ? (msPerUnit(family.unit) as number) / 1000 : 1;
-  const all = family.reported((s) => s._count !== 0);
+function* writeHistogram(read: Reader, family: Family<Histogram>, options: WriteOptions): Generator<string> {
+  const plan = family.plan;
+  const base = plan.family;
+  const scale = plan.scale;
+  const all = read.histograms(family);
   let out = '';
   if (claim(base, options)) {
-    const help = helpText(family.name, family.exportName, family.help, seconds ? undefined : family.unit);
     const om = options.format.openMetrics;
-    const bounds = family.root._layout.bounds;
+    const bounds = read.bounds(family);
     // OpenMetrics allows no _sum beside negative buckets: a family with a negative bound is
     // a gauge histogram there (_gcount, _gsum); a series of any other family that saw a
     // negative value carries buckets only (a _count needs a _sum), its count in +Inf.
     const gauge = om && bounds.length > 0 && (bounds[0] as number) < 0;
-    out += header(base, gauge ? 'gaugehistogram' : 'histogram', help, seconds ? 'seconds' : undefined, options.format);
+    out += header(base, gauge ? 'gaugehistogram' : 'histogram', plan.help, plan.unit, options.format);
     const les = scaledBounds(bounds, scale, options.format);
     let n = 0;
     for (const h of all) {
       const lines = histogramLines(h, base, family.labelNames, les, options.format, gauge);
-      const counts = h._counts;
+      const counts = read.bucketCounts(h);
+      const count = read.count(h);
       let acc = 0;
       for (let i = 0; i < les.length; i++) {
         acc += counts[i] as number;
         out += `${lines[i]}${acc}\n`;
       }
-      out += `${lines[les.length]}${h._count}\n`;
-      if (om && !gauge && h._negative) options.omitted(2);
-      else out += `${lines[les.length + 1]}${h._count}\n${lines[les.length + 2]}${formatValue(h._sum * scale)}\n`;
+      out += `${lines[les.length]}${count}\n`;
+      if (om && !gauge && read.sawNegative(h)) options.omitted(2);
+      else out += `${lines[les.length + 1]}${count}\n${lines[les.length + 2]}${formatValue(read.sum(h) * scale)}\n`;
       if (++n % SLICE === 0) {
         yield out;
         out = '';
@@ -172,28 +167,30 @@ function* writeHistogram(family: Family<Histogram>, options: WriteOptions): Gene
   // The window percentiles are a summary: windowed quantiles, with the cumulative count
   // and sum, as prom-client's Summary with maxAgeSeconds reports them. OpenMetrics allows
   // neither a negative quantile value nor a negative _sum: such samples are left out there.
-  if (options.windowQuantiles && claim(`${base}_window`, options)) {
-    const root = family.root;
+  const window = plan.window as NonNullable<typeof plan.window>;
+  if (options.windowQuantiles && claim(window.sample, options)) {
     const om = options.format.openMetrics;
-    const help = helpText(family.name, family.exportName, family.help, seconds ? 'seconds' : family.unit, '— percentiles over the sliding window');
-    out += header(`${base}_window`, 'summary', help, undefined, options.format);
+    const name = window.family;
+    out += header(name, 'summary', window.help, undefined, options.format);
     const write = om ? canonicalNumber : formatValue;
+    const { values: percentiles, keys } = read.percentiles(family);
     let n = 0;
     for (const h of all) {
-      const v = h.val() as unknown as Record<string, number | null>;
+      const v = read.windowValue(h) as unknown as Record<string, number | null>;
       const labels = labelText(family.labelNames, h.labelValues);
-      for (let i = 0; i < root._percentiles.length; i++) {
-        const q = v[root._percentileKeys[i] as string];
+      for (let i = 0; i < percentiles.length; i++) {
+        const q = v[keys[i] as string];
         if (q === null || q === undefined) continue;
         if (om && q < 0) {
           options.omitted(1);
           continue;
         }
-        out += `${base}_window${withLabel(labels, `quantile="${write(root._percentiles[i] as number)}"`)} ${formatValue(q * scale)}\n`;
+        out += `${name}${withLabel(labels, `quantile="${write(percentiles[i] as number)}"`)} ${formatValue(q * scale)}\n`;
       }
-      if (om && h._sum < 0) options.omitted(1);
-      else out += `${base}_window_sum${labels} ${formatValue(h._sum * scale)}\n`;
-      out += `${base}_window_count${labels} ${h._count}\n`;
+      const sum = read.sum(h);
+      if (om && sum < 0) options.omitted(1);
+      else out += `${name}_sum${labels} ${formatValue(sum * scale)}\n`;
+      out += `${name}_count${labels} ${read.count(h)}\n`;
       if (++n % SLICE === 0) {
         yield out;
         out = '';
@@ -205,12 +202,13 @@ function* writeHistogram(family: Family<Histogram>, options: WriteOptions): Gene
 
 /** Appends every family of `probe` to `parts`, yielding when `options.pace` asks. */
 export async function writeProbe(probe: Registry, parts: string[], options: WriteOptions): Promise<void> {
+  const read = probe.read;
   for (const family of probe.families()) {
-    const root = family.root;
     // Counters and histograms come in slices of SLICE series, so even one huge family
     // lets the scrape yield between slices.
-    if (root instanceof Counter || root instanceof Histogram) {
-      const pieces = root instanceof Counter ? writeCounter(family as Family<Counter>, options) : writeHistogram(family as Family<Histogram>, options);
+    if (family.kind === 'counter' || family.kind === 'histogram') {
+      const pieces =
+        family.kind === 'counter' ? writeCounter(read, family as Family<Counter>, options) : writeHistogram(read, family as Family<Histogram>, options);
       for (const piece of pieces) {
         parts.push(piece);
         const wait = options.pace();
@@ -218,8 +216,8 @@ export async function writeProbe(probe: Registry, parts: string[], options: Writ
       }
       continue;
     }
-    if (root instanceof Meter) parts.push(writeMeter(family as Family<Meter>, options));
-    else if (root instanceof Metric) parts.push(writeMetric(family as Family<Metric>, options));
+    if (family.kind === 'meter') parts.push(writeMeter(read, family as Family<Meter>, options));
+    else parts.push(writeMetric(read, family as Family<Metric>, options));
     const wait = options.pace();
     if (wait !== undefined) await wait;
   }

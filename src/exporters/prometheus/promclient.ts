@@ -4,7 +4,8 @@
  * are read as JSON and written by the same formatter, so both formats come out right
  * whatever content type the registry was made with.
  */
-import client from 'prom-client';
+import type client from 'prom-client';
+import { loadPackage } from '../../util/lazy.js';
 import { escapeLabelValue, type FamilyType, formatValue, header } from './format.js';
 import { claim, type WriteOptions } from './live.js';
 
@@ -17,6 +18,14 @@ export type DefaultMetricsOptions = Omit<client.DefaultMetricsCollectorConfigura
 const defaultRegistries = new Map<string, PromRegistry>();
 
 /**
+ * prom-client itself, loaded on first use: importing probekit does not load it (it is
+ * most of what an import would cost); only asking for its default metrics does.
+ */
+function promClient(): typeof client {
+  return loadPackage<typeof client>('prom-client');
+}
+
+/**
  * One registry per distinct options holding prom-client's default metrics, created on
  * first use and shared: collecting them twice would install their observers twice.
  */
@@ -24,8 +33,9 @@ export function defaultMetricsRegistry(options: DefaultMetricsOptions = {}): Pro
   const key = JSON.stringify(options);
   let registry = defaultRegistries.get(key);
   if (registry === undefined) {
-    registry = new client.Registry();
-    client.collectDefaultMetrics({ ...options, register: registry });
+    const prom = promClient();
+    registry = new prom.Registry();
+    prom.collectDefaultMetrics({ ...options, register: registry });
     defaultRegistries.set(key, registry);
   }
   return registry;

@@ -1,0 +1,11 @@
+// The published JavaScript: one file per entry of the exports map, and shared chunks, so
+// every entry sees one copy of the registry and `import 'probekit'` reads and compiles a
+// few files instead of forty. tsc writes the declarations (tsconfig.build.json).
+import { defineConfig } from 'rolldown';
+
+export default defineConfig({
+  input: { index: 'src/index.ts', prometheus: 'src/prometheus.ts', statsd: 'src/statsd.ts' },
+  platform: 'node',
+  external: [/^node:/, 'prom-client'],
+  output: { dir: 'dist', format: 'esm', sourcemap: true, entryFileNames: '[name].js', chunkFileNames: 'chunks/probekit-[hash].js' },
+});

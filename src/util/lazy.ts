@@ -1,0 +1,21 @@
+/**
+ * Node modules probekit needs only once a feature is used (a server, a socket, a
+ * cluster): loaded on first use, so `import 'probekit'` stays cheap. Node caches each
+ * module: later calls cost a lookup.
+ */
+import { createRequire } from 'node:module';
+
+const load = createRequire(import.meta.url);
+
+/** `node:http`, loaded on first use. */
+export const nodeHttp = (): typeof import('node:http') => load('node:http') as typeof import('node:http');
+/** `node:zlib`, loaded on first use. */
+export const nodeZlib = (): typeof import('node:zlib') => load('node:zlib') as typeof import('node:zlib');
+/** `node:dgram`, loaded on first use. */
+export const nodeDgram = (): typeof import('node:dgram') => load('node:dgram') as typeof import('node:dgram');
+/** `node:dns/promises`, loaded on first use. */
+export const nodeDns = (): typeof import('node:dns/promises') => load('node:dns/promises') as typeof import('node:dns/promises');
+/** `node:cluster`, loaded on first use. */
+export const nodeCluster = (): typeof import('node:cluster').default => load('node:cluster') as typeof import('node:cluster').default;
+/** A package (prom-client), loaded on first use. */
+export const loadPackage = <T>(name: string): T => load(name) as T;
