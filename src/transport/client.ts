@@ -53,7 +53,9 @@ export interface ClientRequest {
   readonly method: string;
   /** Path (and query), starting with `/`, appended to the base URL's path. */
   readonly path: string;
+  /** Headers of this request; they win over the client's `headers` option. */
   readonly headers?: Readonly<Record<string, string>>;
+  /** The body (a string is sent as UTF-8); Content-Length is set from it. */
   readonly body?: string | Buffer;
   /** Gzip the body and send `Content-Encoding: gzip`. @default false */
   readonly gzip?: boolean;
@@ -61,7 +63,9 @@ export interface ClientRequest {
 
 /** A response, of any status. */
 export interface ClientResponse {
+  /** The HTTP status. */
   readonly status: number;
+  /** The response headers, names lower-cased. */
   readonly headers: IncomingHttpHeaders;
   /** The body, at most `maxResponseBytes` long. */
   readonly body: Buffer;

@@ -38,6 +38,7 @@ export interface Request {
   readonly path: string;
   /** The query string, parsed. */
   readonly query: URLSearchParams;
+  /** The request headers, names lower-cased. */
   readonly headers: IncomingHttpHeaders;
   /** The whole body, read up to the route's limit; empty for GET and HEAD. */
   readonly body: Buffer;
@@ -53,13 +54,17 @@ export interface Request {
  * value, sent as JSON (`application/json`). Status defaults to 200.
  */
 export interface Reply {
+  /** @default 200 */
   readonly status?: number;
+  /** Response headers; Content-Type, Content-Length and (for gzip) Content-Encoding and Vary are set unless given. */
   readonly headers?: Readonly<Record<string, string>>;
+  /** The body; none when absent. */
   readonly body?: string | Buffer | object;
 }
 
 /** One endpoint: an exact method and path, and the handler that answers it. */
 export interface Route {
+  /** The method served; a GET route also serves HEAD unless a HEAD route is given for the path. */
   readonly method: Method;
   /** The exact path (no query string), starting with `/`. */
   readonly path: string;
@@ -102,6 +107,7 @@ export class HttpError extends Error {
   /** A stable machine-readable code; by default derived from the status (`not_found`). */
   readonly code: string;
 
+  /** `status` from 400 to 599 (a RangeError otherwise); `message` is sent to the client as is. */
   constructor(status: number, message: string, code?: string) {
     super(message);
     checkInteger('HttpError status', status, 400, 599);
@@ -117,6 +123,7 @@ export interface ListenOptions {
   readonly port: number;
   /** Interface to listen on. @default '127.0.0.1' */
   readonly host?: string;
+  /** The endpoints; each method and path may appear once. */
   readonly routes: readonly Route[];
   /** The bearer token guarded routes require; required when they listen on a non-loopback host. */
   readonly token?: string;
@@ -227,6 +234,7 @@ export async function listen(options: ListenOptions): Promise<HttpServer> {
   const host = optionalString('listen() option "host"', opts.host) ?? '127.0.0.1';
   if (host === '') throw typeError('listen() option "host"', 'a non-empty string', host);
   const token = opts.token === undefined ? undefined : checkString('listen() option "token"', opts.token);
+  if (token !== undefined && /\s/.test(token)) throw typeError('listen() option "token"', 'a string without whitespace (a bearer token)', token);
   const maxBodyBytes = opts.maxBodyBytes === undefined ? DEFAULT_MAX_BODY_BYTES : checkInteger('listen() option "maxBodyBytes"', opts.maxBodyBytes, 0);
   const requestTimeoutMs =
     opts.requestTimeoutMs === undefined ? DEFAULT_REQUEST_TIMEOUT_MS : checkInteger('listen() option "requestTimeoutMs"', opts.requestTimeoutMs, 0);
@@ -259,6 +267,9 @@ export async function listen(options: ListenOptions): Promise<HttpServer> {
   const server = createServer({
     requestTimeout: requestTimeoutMs,
     headersTimeout: requestTimeoutMs > 0 ? Math.min(60_000, requestTimeoutMs) : 60_000,
+    // How often Node looks for requests over their time (an unref'd timer); by default
+    // every 30 s, which would let a short requestTimeoutMs run far over.
+    connectionsCheckingInterval: requestTimeoutMs > 0 ? Math.max(100, Math.min(30_000, Math.floor(requestTimeoutMs / 2))) : 30_000,
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     res.on('error', report);

@@ -149,6 +149,17 @@ describe('one request in flight', () => {
     expect(most).toBe(1);
   });
 
+  it('finishes the retries of a request before the next request starts', async () => {
+    const b = await backend((req, res, i) => (i === 0 ? reply(res, 503) : reply(res, 200, req.body.toString('utf8'))));
+    const c = client({ url: b.url, random: () => 0 });
+    const results = await Promise.all(['a', 'b'].map((body) => c.request({ method: 'POST', path: '/', body })));
+    expect(results.map((r) => [r.body.toString('utf8'), r.attempts])).toEqual([
+      ['a', 2],
+      ['b', 1],
+    ]);
+    expect(b.seen.map((s) => s.body.toString('utf8'))).toEqual(['a', 'a', 'b']);
+  });
+
   it('rejects at once with PROBEKIT_QUEUE_FULL beyond maxQueue waiting requests', async () => {
     const held: ServerResponse[] = [];
     const b = await backend((_req, res) => held.push(res));

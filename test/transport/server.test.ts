@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { Agent, type IncomingHttpHeaders, request } from 'node:http';
-import { createServer as createNetServer, type Server as NetServer } from 'node:net';
+import { connect, createServer as createNetServer, type Server as NetServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpError, type HttpServer, isLoopback, listen, type ListenOptions, type Reply, type Request, type Route, safeEqual } from '../../src/transport/server.js';
@@ -8,6 +10,8 @@ import { bad, rejection, thrown } from '../support/helpers.js';
 // ---------------------------------------------------------------------------------------
 // Bookkeeping: every server and agent a test starts is released after it.
 // ---------------------------------------------------------------------------------------
+
+const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
 const servers: HttpServer[] = [];
 const agents: Agent[] = [];
@@ -421,7 +425,6 @@ describe('failures', () => {
   it('destroys a connection that sends a malformed request and reports it', async () => {
     const errors: Error[] = [];
     const s = await start({ onError: (e) => errors.push(e), routes: [hello] });
-    const { connect } = await import('node:net');
     await new Promise<void>((resolve) => {
       const socket = connect(s.port, '127.0.0.1', () => socket.write('NOT HTTP AT ALL\r\n\r\n'));
       socket.on('error', () => {});
@@ -430,6 +433,20 @@ describe('failures', () => {
     });
     expect(errors.length).toBe(1);
     expect((errors[0] as Error & { code: string }).code).toMatch(/^HPE_/);
+  });
+
+  it('drops a connection whose request is not complete within requestTimeoutMs', async () => {
+    const errors: Error[] = [];
+    const s = await start({ requestTimeoutMs: 200, onError: (e) => errors.push(e), routes: [echo] });
+    const started = Date.now();
+    await new Promise<void>((resolve) => {
+      const socket = connect(s.port, '127.0.0.1', () => socket.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc'));
+      socket.on('error', () => {});
+      socket.on('close', () => resolve());
+      socket.resume();
+    });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(errors.map((e) => (e as Error & { code: string }).code)).toEqual(['ERR_HTTP_REQUEST_TIMEOUT']);
   });
 
   it('rejects listen() with EADDRINUSE when the port is taken', async () => {
@@ -475,6 +492,13 @@ describe('close()', () => {
     release?.();
   });
 
+  it('lets the process exit once closed, with the client keep-alive connection still open', () => {
+    const started = Date.now();
+    const run = spawnSync(process.execPath, [`${FIXTURES}server-exit.mjs`], { cwd: FIXTURES, encoding: 'utf8', timeout: 5000, killSignal: 'SIGKILL' });
+    expect({ status: run.status, signal: run.signal, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 0, signal: null, stdout: '200 pong\n', stderr: '' });
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
   it('reports the host and the url, IPv6 in brackets', async () => {
     const s = await start({ routes: [hello] });
     expect(s.host).toBe('127.0.0.1');
@@ -496,6 +520,7 @@ describe('options', () => {
     ['a route without a handler', { port: 0, routes: [{ method: 'GET', path: '/x' }] }, 'TypeError', 'probekit: listen() option "routes"[0].handle must be a function, got undefined'],
     ['a duplicate method and path', { port: 0, routes: [hello, { ...hello }] }, 'TypeError', 'probekit: listen() option "routes" has two routes for GET /hello; each method and path may appear once'],
     ['an empty token', { port: 0, routes: [], token: '' }, 'TypeError', 'probekit: listen() option "token" must be a non-empty string, got "" (string)'],
+    ['a token with a space', { port: 0, routes: [], token: 'a b' }, 'TypeError', 'probekit: listen() option "token" must be a string without whitespace (a bearer token), got "a b" (string)'],
     ['a negative maxBodyBytes', { port: 0, routes: [], maxBodyBytes: -1 }, 'RangeError', 'probekit: listen() option "maxBodyBytes" must be an integer >= 0, got -1 (number)'],
     ['an onError that is not a function', { port: 0, routes: [], onError: 1 }, 'TypeError', 'probekit: listen() option "onError" must be a function, got 1 (number)'],
   ];
