@@ -4,7 +4,13 @@
 import { defineConfig } from 'rolldown';
 
 export default defineConfig({
-  input: { index: 'src/index.ts', prometheus: 'src/prometheus.ts', statsd: 'src/statsd.ts' },
+  input: {
+    index: 'src/index.ts',
+    prometheus: 'src/prometheus.ts',
+    statsd: 'src/statsd.ts',
+    // Not in the exports map: the transport layer for the test fixtures that run built code.
+    'internal/transport': 'src/internal/transport.ts',
+  },
   platform: 'node',
   external: [/^node:/, 'prom-client'],
   output: { dir: 'dist', format: 'esm', sourcemap: true, entryFileNames: '[name].js', chunkFileNames: 'chunks/probekit-[hash].js' },

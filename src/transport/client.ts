@@ -3,10 +3,9 @@
  * queue, a timeout per attempt, retries with exponential backoff and full jitter, and
  * a keep-alive connection that never holds the process open while idle.
  */
-import { Agent as HttpAgent, type IncomingHttpHeaders, type IncomingMessage, request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { gzip } from 'node:zlib';
-import { checkInteger, checkKnownKeys, checkObject, checkString, typeError } from '../probes/validate.js';
+import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { nodeHttp, nodeHttps, nodeZlib } from '../util/lazy.js';
+import { checkInteger, checkKnownKeys, checkObject, checkString, typeError } from '../util/validate.js';
 
 /** `code` of the rejection of a request made while the queue already holds `maxQueue` requests. */
 export const QUEUE_FULL = 'PROBEKIT_QUEUE_FULL';
@@ -100,7 +99,7 @@ function coded(message: string, code: string): Error & { code: string } {
 }
 
 function gzipAsync(body: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => gzip(body, (err, out) => (err ? reject(err) : resolve(out))));
+  return new Promise((resolve, reject) => nodeZlib().gzip(body, (err, out) => (err ? reject(err) : resolve(out))));
 }
 
 /** The seconds of a `Retry-After: <seconds>` header in ms; undefined when absent or not a number of seconds. */
@@ -175,8 +174,8 @@ export function createClient(options: ClientOptions): HttpClient {
   const sleep = opts.sleep as ((ms: number) => Promise<void>) | undefined;
 
   const https = base.protocol === 'https:';
-  const agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 1 }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
-  const send = https ? httpsRequest : httpRequest;
+  const agent: HttpAgent = https ? new (nodeHttps().Agent)({ keepAlive: true, maxSockets: 1 }) : new (nodeHttp().Agent)({ keepAlive: true, maxSockets: 1 });
+  const send = https ? nodeHttps().request : nodeHttp().request;
   const basePath = base.pathname.replace(/\/+$/, '');
 
   const queue: Job[] = [];

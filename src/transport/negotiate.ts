@@ -2,7 +2,7 @@
  * Content negotiation for the transport server: which coding (`Accept-Encoding`) and
  * which media type (`Accept`) a client prefers, by RFC 9110 §12.4.2 quality values.
  */
-import { typeError } from '../probes/validate.js';
+import { typeError } from '../util/validate.js';
 
 /** A header as node:http hands it over: absent, one value, or repeated values. */
 type HeaderValue = string | readonly string[] | undefined;

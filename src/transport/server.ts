@@ -5,11 +5,11 @@
  * Nothing it does throws into the application once listen() has resolved: failures go
  * to the onError option.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type AddressInfo, isIPv4, isIPv6 } from 'node:net';
-import { gzip } from 'node:zlib';
-import { checkInteger, checkKnownKeys, checkObject, checkString, invalidArgument, optionalString, typeError } from '../probes/validate.js';
+import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { openServer } from '../lifecycle/shutdown.js';
+import { nodeCrypto, nodeHttp, nodeNet, nodeZlib } from '../util/lazy.js';
+import { checkInteger, checkKnownKeys, checkObject, checkString, invalid, optionalString, typeError } from '../util/validate.js';
 import { acceptsGzip } from './negotiate.js';
 
 /** The methods a {@link Route} can serve. */
@@ -157,9 +157,10 @@ export interface HttpServer {
  * both are hashed with SHA-256 and the digests compared with `crypto.timingSafeEqual`.
  */
 export function safeEqual(a: string, b: string): boolean {
-  const da = createHash('sha256').update(a, 'utf8').digest();
-  const db = createHash('sha256').update(b, 'utf8').digest();
-  return timingSafeEqual(da, db);
+  const crypto = nodeCrypto();
+  const da = crypto.createHash('sha256').update(a, 'utf8').digest();
+  const db = crypto.createHash('sha256').update(b, 'utf8').digest();
+  return crypto.timingSafeEqual(da, db);
 }
 
 /** True for hosts only this machine can reach: 127.0.0.0/8, ::1 (also IPv4-mapped) and `localhost`. */
@@ -167,6 +168,7 @@ export function isLoopback(host: string): boolean {
   let h = host.trim().toLowerCase();
   if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
   if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  const { isIPv4, isIPv6 } = nodeNet();
   if (h.startsWith('::ffff:') && isIPv4(h.slice(7))) h = h.slice(7);
   if (isIPv4(h)) return h.startsWith('127.');
   if (isIPv6(h)) return /^(0{0,4}:){2,7}0{0,3}1$/.test(h) || h === '::1';
@@ -178,7 +180,7 @@ function toError(value: unknown): Error {
 }
 
 function gzipAsync(body: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => gzip(body, (err, out) => (err ? reject(err) : resolve(out))));
+  return new Promise((resolve, reject) => nodeZlib().gzip(body, (err, out) => (err ? reject(err) : resolve(out))));
 }
 
 /** A route as listen() checked it: its fields copied, so later changes to the caller's object do not matter. */
@@ -207,7 +209,7 @@ function checkRoutes(value: unknown, defaultLimit: number): CheckedRoute[] {
     const limit = route.maxBodyBytes === undefined ? defaultLimit : checkInteger(`${at}.maxBodyBytes`, route.maxBodyBytes, 0);
     if (typeof route.handle !== 'function') throw typeError(`${at}.handle`, 'a function', route.handle);
     const key = `${route.method as string} ${path}`;
-    if (seen.has(key)) throw invalidArgument(`probekit: ${where} has two routes for ${key}; each method and path may appear once`);
+    if (seen.has(key)) throw invalid(`probekit: ${where} has two routes for ${key}; each method and path may appear once`, 'PROBEKIT_INVALID_OPTION', 'routes');
     seen.add(key);
     return { route: item as Route, method: route.method as Method, path, guarded: route.guarded === true, limit };
   });
@@ -256,6 +258,10 @@ export async function listen(options: ListenOptions): Promise<HttpServer> {
     methods.set(route.method, route);
   }
 
+  // A 404 names the paths served here, except guarded ones (no map of the admin endpoints for strangers).
+  const open = [...new Set(routes.filter((r) => !r.guarded).map((r) => r.path))];
+  const notFound = open.length === 0 ? 'no route for this path' : `no route for this path; served here: ${open.join(', ')}`;
+
   const report = (value: unknown): void => {
     try {
       onError?.(toError(value));
@@ -264,7 +270,7 @@ export async function listen(options: ListenOptions): Promise<HttpServer> {
     }
   };
 
-  const server = createServer({
+  const server = nodeHttp().createServer({
     requestTimeout: requestTimeoutMs,
     headersTimeout: requestTimeoutMs > 0 ? Math.min(60_000, requestTimeoutMs) : 60_000,
     // How often Node looks for requests over their time (an unref'd timer); by default
@@ -291,7 +297,7 @@ export async function listen(options: ListenOptions): Promise<HttpServer> {
     const head = method === 'HEAD';
     const methods = table.get(path);
     if (methods === undefined) {
-      answerError(res, head, 404, 'not_found', 'no route for this path');
+      answerError(res, head, 404, 'not_found', notFound);
       return;
     }
     const route = methods.get(method) ?? (head ? methods.get('GET') : undefined);
@@ -417,12 +423,15 @@ export async function listen(options: ListenOptions): Promise<HttpServer> {
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   let closing: Promise<void> | undefined;
-  return {
+  // shutdown() closes every server probekit started.
+  const unregister = openServer({ close: () => started.close() });
+  const started: HttpServer = {
     port: address.port,
     host: address.address,
     url: `http://${shownHost}:${address.port}`,
     server,
     close() {
+      unregister();
       closing ??= new Promise<void>((resolve) => {
         const grace = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
         grace.unref();
@@ -435,6 +444,7 @@ export async function listen(options: ListenOptions): Promise<HttpServer> {
       return closing;
     },
   };
+  return started;
 }
 
 function authorized(header: string | undefined, token: string): boolean {

@@ -19,3 +19,9 @@ export const nodeDns = (): typeof import('node:dns/promises') => load('node:dns/
 export const nodeCluster = (): typeof import('node:cluster').default => load('node:cluster') as typeof import('node:cluster').default;
 /** A package (prom-client), loaded on first use. */
 export const loadPackage = <T>(name: string): T => load(name) as T;
+/** `node:https`, loaded on first use. */
+export const nodeHttps = (): typeof import('node:https') => load('node:https') as typeof import('node:https');
+/** `node:crypto`, loaded on first use. */
+export const nodeCrypto = (): typeof import('node:crypto') => load('node:crypto') as typeof import('node:crypto');
+/** `node:net`, loaded on first use. */
+export const nodeNet = (): typeof import('node:net') => load('node:net') as typeof import('node:net');

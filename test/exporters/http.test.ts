@@ -233,21 +233,23 @@ describe('prometheus.serve()', () => {
     expect(head.headers['content-length']).toBe(String(get.body.length));
   });
 
-  it.each(['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'])('answers %s with 405 and Allow: GET, HEAD', async (method) => {
+  it.each(['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'])('answers %s with a JSON 405 and Allow: GET, HEAD', async (method) => {
     const s = await start();
     const reply = await send(s.port, { method });
     expect(reply.status).toBe(405);
     expect(reply.headers.allow).toBe('GET, HEAD');
-    expect(reply.headers['content-type']).toBe('text/plain; charset=utf-8');
-    expect(reply.body.toString('utf8')).toBe('Method Not Allowed\n');
+    expect(reply.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(JSON.parse(reply.body.toString('utf8'))).toEqual({
+      error: { status: 405, code: 'method_not_allowed', message: `method ${method} is not allowed here; allowed: GET, HEAD` },
+    });
   });
 
-  it.each(['/', '/metric', '/metrics/', '/metricsx', '/METRICS', '/other/metrics', '/favicon.ico'])('answers GET %s with 404 naming the metrics path', async (path) => {
+  it.each(['/', '/metric', '/metrics/', '/metricsx', '/METRICS', '/other/metrics', '/favicon.ico'])('answers GET %s with a JSON 404 naming the metrics path', async (path) => {
     const s = await start();
     const reply = await send(s.port, { path });
     expect(reply.status).toBe(404);
-    expect(reply.headers['content-type']).toBe('text/plain; charset=utf-8');
-    expect(reply.body.toString('utf8')).toBe('Not Found: metrics are at /metrics\n');
+    expect(reply.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(JSON.parse(reply.body.toString('utf8'))).toEqual({ error: { status: 404, code: 'not_found', message: 'no route for this path; served here: /metrics' } });
   });
 
   it.each(['/metrics?', '/metrics?x=1', '/metrics?name[]=a&name[]=b', '/metrics?/other'])('accepts the query string in GET %s', async (path) => {
@@ -264,7 +266,7 @@ describe('prometheus.serve()', () => {
     expect((await send(s.port, { path: '/probe/metrics' })).status).toBe(200);
     const miss = await send(s.port, { path: '/metrics' });
     expect(miss.status).toBe(404);
-    expect(miss.body.toString('utf8')).toBe('Not Found: metrics are at /probe/metrics\n');
+    expect(JSON.parse(miss.body.toString('utf8'))).toEqual({ error: { status: 404, code: 'not_found', message: 'no route for this path; served here: /probe/metrics' } });
   });
 
   it('passes windowQuantiles on to the exposition', async () => {

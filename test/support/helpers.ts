@@ -72,7 +72,7 @@ export interface ExpectedError {
 export function expectError(err: unknown, expected: ExpectedError): void {
   const e = err as Error & { code?: unknown; option?: unknown };
   const option = expected.option;
-  const quoted = option === undefined ? undefined : `"${option.replace(/\[\d+\]$/, '')}"`;
+  const quoted = option === undefined ? undefined : `"${option.split(/[[.]/)[0] as string}`;
   expect({
     isType: e instanceof expected.type,
     name: e.name,

@@ -3,34 +3,27 @@
  * raw handler, and a small server around it.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { nodeHttp, nodeZlib } from '../../util/lazy.js';
-import { checkInteger, optionalString, typeError } from '../../util/validate.js';
+import { acceptsGzip } from '../../transport/negotiate.js';
+import { nodeZlib } from '../../util/lazy.js';
+import { HttpError, listen, type Reply, type Request } from '../../transport/server.js';
+import { is, option, parseOptions, required, typeError } from '../../util/validate.js';
 import { type Format, negotiate, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE } from './format.js';
 import { Exposition, type ExpositionOptions } from './exposition.js';
 
 /** A `(req, res)` request handler. */
 export type MetricsHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** True when `Accept-Encoding` accepts gzip (q > 0). */
-export function acceptsGzip(header: string | string[] | undefined): boolean {
-  const value = Array.isArray(header) ? header.join(',') : header;
-  if (value === undefined) return false;
-  // RFC 9110 §12.5.3: gzip's own entry decides; `*` covers it only when it is not listed.
-  let gzipQ: number | undefined;
-  let anyQ: number | undefined;
-  for (const part of value.split(',')) {
-    const [coding = '', ...params] = part.split(';').map((x) => x.trim().toLowerCase());
-    const q = params.find((p) => p.startsWith('q='));
-    const weight = q === undefined ? 1 : Number(q.slice(2));
-    if (coding === 'gzip') gzipQ = weight;
-    else if (coding === '*') anyQ = weight;
-  }
-  return (gzipQ ?? anyQ ?? 0) > 0;
-}
-
 function gzipAsync(body: string): Promise<Buffer> {
   return new Promise((resolve, reject) => nodeZlib().gzip(body, (err, out) => (err ? reject(err) : resolve(out))));
+}
+
+/** The response headers of a scrape in `format`. */
+function scrapeHeaders(format: Format): Record<string, string> {
+  return {
+    'Content-Type': format.openMetrics ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE,
+    'Cache-Control': 'no-store',
+    Vary: 'Accept, Accept-Encoding',
+  };
 }
 
 /** Serves one scrape of `exposition` on `res`; never throws, failures answer 500. */
@@ -46,12 +39,7 @@ export function serveScrape(exposition: Exposition, produce: (format: Format) =>
     try {
       const text = await produce(format);
       const body = zip ? await gzipAsync(text) : Buffer.from(text);
-      const headers: Record<string, string | number> = {
-        'Content-Type': format.openMetrics ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE,
-        'Content-Length': body.length,
-        'Cache-Control': 'no-store',
-        Vary: 'Accept, Accept-Encoding',
-      };
+      const headers: Record<string, string | number> = { ...scrapeHeaders(format), 'Content-Length': body.length };
       if (zip) headers['Content-Encoding'] = 'gzip';
       if (res.headersSent || res.destroyed) return;
       res.writeHead(200, headers);
@@ -104,45 +92,49 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Starts an HTTP server that serves the exposition at `path`; see {@link ServeOptions}. */
+/**
+ * Starts an HTTP server (the shared transport server) that serves the exposition at
+ * `path`; other paths answer 404 and other methods 405, as JSON errors. `shutdown()`
+ * closes it. See {@link ServeOptions}.
+ */
 export async function serve(options: ServeOptions): Promise<MetricsServer> {
-  if (options === null || typeof options !== 'object') throw typeError('prometheus.serve() options', 'an options object with a port', options);
-  const port = checkInteger('prometheus.serve() option "port"', options.port, 0, 65535);
-  const host = optionalString('prometheus.serve() option "host"', options.host) ?? '127.0.0.1';
-  const path = optionalString('prometheus.serve() option "path"', options.path) ?? '/metrics';
-  if (!path.startsWith('/')) throw typeError('prometheus.serve() option "path"', 'a path starting with "/"', path);
-  const { port: _p, host: _h, path: _path, ...rest } = options;
-  const exposition = new Exposition('prometheus.serve()', rest, ['port', 'host', 'path']);
-  const server = nodeHttp().createServer((req, res) => {
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    if ((q === -1 ? url : url.slice(0, q)) !== path) {
-      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
-      res.end(`Not Found: metrics are at ${path}\n`);
-      return;
+  const opts = parseOptions('prometheus.serve()', SERVE_OPTIONS, options, { required: true });
+  const { port, host, path, ...rest } = opts;
+  const exposition = new Exposition(
+    'prometheus.serve()',
+    Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as ExpositionOptions,
+  );
+  const scrape = async (req: Request): Promise<Reply> => {
+    const format = negotiate(req.headers.accept);
+    try {
+      const text = await exposition.text(format);
+      // Gzip is the transport's (from 1 KiB, when accepted); a small scrape goes as is.
+      return { headers: scrapeHeaders(format), body: text };
+    } catch (err) {
+      exposition.fail(err);
+      throw new HttpError(500, 'the scrape failed; see the exporter onError option', 'scrape_failed');
     }
-    serveScrape(exposition, (format) => exposition.text(format), req, res);
-  });
-  server.on('clientError', (_err, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  server.on('error', (err) => exposition.fail(err));
-  const address = server.address() as AddressInfo;
-  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  };
+  const server = await listen({ port, host, routes: [{ method: 'GET', path, handle: scrape }], onError: (err) => exposition.fail(err) });
   return {
-    port: address.port,
-    host: address.address,
-    url: `http://${shownHost}:${address.port}${path}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
+    port: server.port,
+    host: server.host,
+    url: `${server.url}${path}`,
+    server: server.server,
+    close: () => server.close(),
   };
 }
+
+const SERVE_OPTIONS = {
+  port: required(is.integer(0, 65535)),
+  host: option(is.string, '127.0.0.1'),
+  path: option((where, v) => {
+    const path = is.string(where, v);
+    if (!path.startsWith('/')) throw typeError(where, 'a path starting with "/"', path);
+    return path;
+  }, '/metrics'),
+  registry: option(is.any),
+  defaultMetrics: option(is.any),
+  windowQuantiles: option(is.any),
+  onError: option(is.any),
+};
