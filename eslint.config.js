@@ -19,6 +19,23 @@ export default tseslint.config(
     },
   },
   {
+    // The read path (src/probes/read.ts) is the only way anything outside src/probes reads
+    // a probe: no module there may touch a probe class's `_field`. Node's own timer field
+    // `_onTimeout`, which the error domain wraps, is not a probe's.
+    files: ['src/**/*.ts'],
+    ignores: ['src/probes/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'ExportDefaultDeclaration', message: 'Use named exports (one obvious public surface).' },
+        {
+          selector: 'MemberExpression[property.name=/^_(?!onTimeout$)/]',
+          message: 'Read probes through the read path (registry.read, src/probes/read.ts), not their _fields.',
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       'no-restricted-properties': [

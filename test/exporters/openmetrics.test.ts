@@ -161,3 +161,22 @@ describe('A carriage return', () => {
     }
   });
 });
+
+describe.skipIf(!parser)('A labelled metric read by prometheus_client 0.26.0', () => {
+  it('parses a labelled gauge (set children and reported label sets) and its info family', async () => {
+    const p = registry();
+    const m = p.metric({ name: 'queue depth', labels: ['queue'], value: () => [[{ queue: 'mail' }, 3]] });
+    m.labels({ queue: 'sms "fast"' }).set(7.5);
+    p.metric({ name: 'build', labels: ['service'] }).labels({ service: 'api' }).set('v2');
+    const families = parsed(await om(p));
+    const depth = families.find(([name]) => name === 'queue_depth');
+    expect(depth?.[1]).toBe('gauge');
+    expect(depth?.[2].map(([, labels, value]) => [labels.queue, value])).toEqual([
+      ['sms "fast"', 7.5],
+      ['mail', 3],
+    ]);
+    const build = families.find(([name]) => name === 'build');
+    expect(build?.[1]).toBe('info');
+    expect(build?.[2].map(([, labels]) => labels)).toEqual([{ service: 'api', value: 'v2' }]);
+  });
+});

@@ -1001,3 +1001,53 @@ describe('bad options', () => {
     expect(err.message.endsWith(`, got ${shown}`)).toBe(true);
   });
 });
+
+describe('A labelled metric in the exposition', () => {
+  function pool(): Probe {
+    const p = makeProbe(() => T0);
+    const conns = p.metric({ name: 'connections', help: 'Open connections', labels: ['state'], value: () => [[{ state: 'idle' }, 4], [{ state: 'busy' }, 2]] });
+    conns.labels({ state: 'draining' }).set(1);
+    const build = p.metric({ name: 'build', labels: ['service'] });
+    build.labels({ service: 'api' }).set('v1.2');
+    build.labels({ service: 'worker' }).set(true);
+    return p;
+  }
+
+  it('writes one gauge family with a sample per label set, and string values as an info family beside it, in the text format', async () => {
+    const body = await prometheus.text({ registry: pool() });
+    expect(body.slice(0, body.indexOf('# HELP probekit_'))).toBe(
+      lines(
+        '# HELP connections Open connections',
+        '# TYPE connections gauge',
+        'connections{state="draining"} 1',
+        'connections{state="idle"} 4',
+        'connections{state="busy"} 2',
+        '# HELP build build',
+        '# TYPE build gauge',
+        'build{service="worker"} 1',
+        '# HELP build_info build',
+        '# TYPE build_info gauge',
+        'build_info{service="api",value="v1.2"} 1',
+      ),
+    );
+  });
+
+  it('writes the same in OpenMetrics, the info family typed info', async () => {
+    const body = await prometheus.text({ registry: pool(), openMetrics: true });
+    expect(body.slice(0, body.indexOf('# TYPE probekit_'))).toBe(
+      lines(
+        '# TYPE connections gauge',
+        '# HELP connections Open connections',
+        'connections{state="draining"} 1',
+        'connections{state="idle"} 4',
+        'connections{state="busy"} 2',
+        '# TYPE build gauge',
+        '# HELP build build',
+        'build{service="worker"} 1',
+        '# TYPE build info',
+        '# HELP build build',
+        'build_info{service="api",value="v1.2"} 1',
+      ),
+    );
+  });
+});

@@ -892,3 +892,29 @@ describe('statsd() options', () => {
     expect(await sink.take()).toEqual(['lat:1|ms']);
   });
 });
+
+describe('statsd() and a labelled metric', () => {
+  function depth(p: Probe): void {
+    const m = p.metric({ name: 'queue_depth', labels: ['queue'], value: () => [[{ queue: 'mail' }, 3], [{ queue: 'sms.eu' }, -2]] });
+    m.labels({ queue: 'push' }).set(5);
+    p.metric({ name: 'build', labels: ['service'] }).labels({ service: 'api' }).set('v1'); // strings have no StatsD form
+  }
+
+  it('sends each label set as a gauge, labels folded into the name with tagFormat none', async () => {
+    const sink = await openSink();
+    const { p, exporter } = start(sink.port);
+    depth(p);
+    await exporter.flush();
+    expect(await sink.take()).toEqual(['queue_depth.push:5|g\nqueue_depth.mail:3|g\nqueue_depth.sms_eu:0|g\nqueue_depth.sms_eu:-2|g']);
+  });
+
+  it('sends each label set as a gauge with DogStatsD tags', async () => {
+    const sink = await openSink();
+    const { p, exporter } = start(sink.port, { tagFormat: 'dogstatsd' });
+    depth(p);
+    await exporter.flush();
+    expect(await sink.take()).toEqual([
+      'queue_depth:5|g|#queue:push\nqueue_depth:3|g|#queue:mail\nqueue_depth:0|g|#queue:sms.eu\nqueue_depth:-2|g|#queue:sms.eu',
+    ]);
+  });
+});

@@ -6,7 +6,7 @@ import { havePeer } from '../support/peers.js';
 
 const available = havePeer('promtool', 'prometheus');
 
-/** A registry holding every probe kind, hostile label values and pmx-style names. */
+/** A registry holding every probe kind (labelled gauges too), hostile label values and pmx-style names. */
 function everything() {
   let t = 1_700_000_000_000;
   const p = createProbe({ clock: () => t, prefix: 'app' });
@@ -28,6 +28,9 @@ function everything() {
   p.metric({ name: 'version', value: 'v1.2.3 "stable"' });
   p.metric({ name: 'started at', value: new Date(1_700_000_000_000) });
   p.metric({ name: 'healthy', value: true });
+  const pool = p.metric({ name: 'pool connections', labels: ['state'], value: () => [[{ state: 'idle' }, 4], [{ state: 'busy "x"' }, 2]] });
+  pool.labels({ state: 'draining' }).set(1);
+  p.metric({ name: 'component', labels: ['name'] }).labels({ name: 'db' }).set('pg 16');
   p.metric({ name: 'broken gauge', value: () => { throw new Error('boom'); } });
   p.counter({ name: 'dropped', monotonic: true }).inc(Number.NaN); // a self-metric series
   return p;

@@ -126,6 +126,19 @@ describe('The StatsD exporter against the real StatsD daemon', () => {
     expect(await daemon.until(key, () => daemon.counter(key), 3)).toBe(3);
   });
 
+  it.each([
+    { format: 'dogstatsd' as const, keys: ['t10d.queue_depth;queue=mail', 't10d.queue_depth;queue=push'] },
+    { format: 'none' as const, keys: ['t10n.queue_depth.mail', 't10n.queue_depth.push'] },
+  ])('delivers a labelled gauge, reported and set label sets, one gauge per label set ($format)', async ({ format, keys }) => {
+    const { p, exporter } = setup(`t10${format[0]}`, { tagFormat: format });
+    const depth = p.metric({ name: 'queue_depth', labels: ['queue'], value: () => [[{ queue: 'mail' }, 3]] });
+    depth.labels({ queue: 'push' }).set(-4.5);
+    await exporter.flush();
+    const [mail, push] = keys as [string, string];
+    expect(await daemon.until(push, () => daemon.gauge(push), -4.5)).toBe(-4.5);
+    expect(daemon.gauge(mail)).toBe(3);
+  });
+
   it('strips protocol characters from label values so a label cannot inject a metric', async () => {
     const { p, exporter } = setup('t8', { tagFormat: 'none' });
     p.counter({ name: 'hits', monotonic: true, labels: ['path'] }).labels({ path: 'x:1|c\nevil:99|c' }).inc();

@@ -275,3 +275,137 @@ describe('Metric', () => {
     });
   });
 });
+
+describe('A labelled metric', () => {
+  const family = (p: Probe, name: string) => {
+    const f = p.snapshot().metrics.find((m) => m.name === name);
+    if (f === undefined || f.kind !== 'metric') throw new Error(`no metric family ${name}`);
+    return f;
+  };
+
+  it('reports each labels().set() child with its labels, and no unlabelled series it was never given', () => {
+    const p = createProbe();
+    const depth = p.metric({ name: 'queue_depth', labels: ['queue'] });
+    depth.labels({ queue: 'mail' }).set(3);
+    depth.labels({ queue: 'sms' }).set(0.5);
+    expect(family(p, 'queue_depth').series).toEqual([
+      { labels: { queue: 'mail' }, type: 'number', value: 3 },
+      { labels: { queue: 'sms' }, type: 'number', value: 0.5 },
+    ]);
+    expect(depth.labels({ queue: 'mail' }).val()).toBe(3);
+    expect(depth.labels({ queue: 'mail' }).labelValues).toEqual({ queue: 'mail' });
+  });
+
+  it.each([
+    { shape: 'an array of pairs', make: (): Iterable<readonly [{ state: string }, number]> => [[{ state: 'idle' }, 4], [{ state: 'busy' }, 2]] },
+    { shape: "a Map's entries", make: () => new Map([[{ state: 'idle' }, 4], [{ state: 'busy' }, 2]]) },
+    {
+      shape: 'a generator',
+      make: function* (): Generator<readonly [{ state: string }, number]> {
+        yield [{ state: 'idle' }, 4];
+        yield [{ state: 'busy' }, 2];
+      },
+    },
+  ])('reads the label sets a value function reports as $shape, each time it is read', ({ make }) => {
+    const p = createProbe();
+    let calls = 0;
+    p.metric({
+      name: 'connections',
+      labels: ['state'],
+      value: () => {
+        calls++;
+        return make();
+      },
+    });
+    const series = [
+      { labels: { state: 'idle' }, type: 'number', value: 4 },
+      { labels: { state: 'busy' }, type: 'number', value: 2 },
+    ];
+    expect(family(p, 'connections').series).toEqual(series);
+    expect(family(p, 'connections').series).toEqual(series);
+    expect(calls).toBe(2);
+  });
+
+  it('lets a reported label set win over a set() child with the same labels, keeping the child where it was', () => {
+    const p = createProbe();
+    const m = p.metric({ name: 'pool', labels: ['state'], value: () => [[{ state: 'busy' }, 9]] });
+    m.labels({ state: 'busy' }).set(1);
+    m.labels({ state: 'idle' }).set(2);
+    expect(family(p, 'pool').series).toEqual([
+      { labels: { state: 'busy' }, type: 'number', value: 9 },
+      { labels: { state: 'idle' }, type: 'number', value: 2 },
+    ]);
+  });
+
+  it("coerces reported label values as labels() does, and counts a bad label set with '' for the bad value", () => {
+    const p = createProbe();
+    p.metric({ name: 'codes', labels: ['code'], value: () => [[{ code: 200 }, 1], [{ code: null }, 2], [{ code: 'x', extra: 1 }, 3]] as never });
+    expect(family(p, 'codes').series).toEqual([
+      { labels: { code: '200' }, type: 'number', value: 1 },
+      { labels: { code: '' }, type: 'number', value: 2 },
+      { labels: { code: 'x' }, type: 'number', value: 3 },
+    ]);
+    expect(selfCount(p.snapshot(), 'probekit_invalid_labels', 'codes')).toBe(4); // two bad sets per read, two reads
+  });
+
+  it('leaves out a pair that is not [labels, value] or whose value is unusable, counting each as a failed read', () => {
+    const p = createProbe();
+    p.metric({ name: 'mixed', labels: ['k'], value: () => [[{ k: 'a' }, 1], [{ k: 'b' }, NaN], 'junk', [{ k: 'c' }], [{ k: 'd' }, true]] as never });
+    expect(family(p, 'mixed').series).toEqual([
+      { labels: { k: 'a' }, type: 'number', value: 1 },
+      { labels: { k: 'd' }, type: 'boolean', value: true },
+    ]);
+    // Three per read: the snapshot above, and the one failedReads() takes (which reads the metric before the count).
+    expect(failedReads(p, 'mixed')).toBe(6);
+  });
+
+  it('drops the whole report of an iterator that throws, counted once as a failed read, and keeps the set() children', () => {
+    const p = createProbe();
+    const m = p.metric({
+      name: 'flaky',
+      labels: ['k'],
+      value: function* () {
+        yield [{ k: 'a' }, 1] as const;
+        throw new Error('iteration failed');
+      },
+    });
+    m.labels({ k: 'z' }).set(5);
+    expect(family(p, 'flaky').series).toEqual([{ labels: { k: 'z' }, type: 'number', value: 5 }]);
+    expect(failedReads(p, 'flaky')).toBe(2); // one per read: the snapshot above and failedReads()' own
+  });
+
+  it('reads at most maxSeriesPerMetric reported label sets, even from an endless iterator, counting the cut and warning once', async () => {
+    const p = createProbe({ maxSeriesPerMetric: 3 });
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }) => warnings.push(String(w.code));
+    process.on('warning', onWarning);
+    try {
+      p.metric({
+        name: 'endless',
+        labels: ['i'],
+        value: function* () {
+          for (let i = 0; ; i++) yield [{ i }, i] as const;
+        },
+      });
+      expect(family(p, 'endless').series.map((s) => s.labels.i)).toEqual(['0', '1', '2']);
+      expect(family(p, 'endless').series).toHaveLength(3);
+      expect(selfCount(p.snapshot(), 'probekit_folded_label_sets', 'endless')).toBe(3); // one cut per read, three reads
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on a later tick
+      expect(warnings.filter((c) => c === 'PROBEKIT_CARDINALITY_CAP')).toEqual(['PROBEKIT_CARDINALITY_CAP']);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('reads pairs returned by the value function of an unlabelled metric as a failed read', () => {
+    const p = createProbe();
+    const m = p.metric({ name: 'plain', value: () => [[{ k: 'a' }, 1]] as never });
+    expect(m.val()).toBeUndefined();
+    expect(family(p, 'plain').series).toEqual([{ labels: {}, type: 'failed', error: 'value function returned an unusable value: [object Array]' }]);
+  });
+
+  it('reserves the label name "value", which carries a string value in the exposition', () => {
+    const p = createProbe();
+    expect(() => p.metric({ name: 'x', labels: ['value'] })).toThrow(TypeError);
+  });
+});
