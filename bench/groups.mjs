@@ -4,6 +4,7 @@ export const GROUPS = {
   labelled: 'inc() with labels given per call',
   held: 'inc() on a held labelled child',
   set: 'gauge set()',
+  setFloat: 'gauge set(), changing float values',
   observe: 'histogram observe()',
   mark: 'meter mark()',
 };

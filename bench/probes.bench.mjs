@@ -75,6 +75,11 @@ export function probeCases(values) {
   add(GROUPS.set, 'prom-client 15', (n) => { for (let i = 0; i < n; i++) cg.set(i); });
   add(GROUPS.set, 'OpenTelemetry sdk-metrics 2', (n) => { for (let i = 0; i < n; i++) og.record(i); });
 
+  cases.push(base.setFloat(GROUPS.setFloat));
+  add(GROUPS.setFloat, 'probekit', (n) => { for (let i = 0; i < n; i++) pg.set(values[i & mask]); });
+  add(GROUPS.setFloat, 'prom-client 15', (n) => { for (let i = 0; i < n; i++) cg.set(values[i & mask]); });
+  add(GROUPS.setFloat, 'OpenTelemetry sdk-metrics 2', (n) => { for (let i = 0; i < n; i++) og.record(values[i & mask]); });
+
   cases.push(base.histogram(GROUPS.observe));
   add(GROUPS.observe, 'probekit', (n) => { for (let i = 0; i < n; i++) ph.observe(values[i & mask]); }, 'buckets + 60 s window percentiles');
   add(GROUPS.observe, 'prom-client 15', (n) => { for (let i = 0; i < n; i++) ch.observe(values[i & mask]); }, 'Histogram');

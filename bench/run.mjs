@@ -81,6 +81,29 @@ const sections = [];
 }
 
 {
+  // import time of each entry against prom-client's own, one fresh process per import,
+  // interleaved; medians.
+  const targets = [
+    ['prom-client', 'baseline: `prom-client` (its own import)'],
+    ['probekit', '`probekit` (root: probes, errors, exporters)'],
+    ['probekit/prometheus', '`probekit/prometheus`'],
+    ['probekit/statsd', '`probekit/statsd`'],
+  ];
+  const samples = targets.map(() => []);
+  for (let r = 0; r < 11; r++) targets.forEach(([t], i) => samples[i].push(child('import.child.mjs', [t]).ms));
+  const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const base = med(samples[0]);
+  const lines = ['| import (11 processes each) | median ms | min–max | × prom-client |', '|---|---:|---:|---:|'];
+  targets.forEach(([, label], i) => {
+    const xs = samples[i];
+    lines.push(`| ${label} | ${med(xs).toFixed(1)} | ${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)} | ${i === 0 ? '1 (baseline)' : `${(med(xs) / base).toFixed(2)}×`} |`);
+  });
+  const importTable = lines.join('\n');
+  console.log(`## Import time\n\n${importTable}\n`);
+  sections.push(['Import time (one fresh process per import)', importTable]);
+}
+
+{
   // new EventEmitter() once a domain exists (probekit binds emitters at construction, as
   // Node's module did). One process per mode and round, interleaved; medians.
   const modes = [

@@ -33,6 +33,7 @@ export const LABEL_KEYS = LABEL_SETS.map((l) => `${l.method}|${l.status}`);
 
 export function baselineCases(values) {
   const o = { n: 0 };
+  const f = { v: 0.5 };
   const map = new Map();
   const hand = new HandHistogram(BUCKETS);
   const mask = values.length - 1;
@@ -53,6 +54,15 @@ export function baselineCases(values) {
       run(n) {
         for (let i = 0; i < n; i++) o.n = i;
         sink.n += o.n;
+      },
+    }),
+    setFloat: (group) => ({
+      group,
+      impl: 'baseline `o.v = x` (a field holding doubles)',
+      baseline: true,
+      run(n) {
+        for (let i = 0; i < n; i++) f.v = values[i & mask];
+        sink.v += f.v;
       },
     }),
     map: (group) => ({
