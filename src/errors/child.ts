@@ -5,14 +5,21 @@
  * stderr. A `spawn`ed child without IPC still gets the exit records.
  */
 import type { ChildProcess } from 'node:child_process';
-import { checkInteger, checkKnownKeys, checkObject, typeError } from '../util/validate.js';
+import { is, option, parseOptions, typeError } from '../util/validate.js';
 import { addPending } from '../lifecycle/shutdown.js';
 import { captureActive, captureProcessErrors } from './process.js';
 import { type ErrorCause, type ErrorRecord, toRecord } from './record.js';
-import { errors, ErrorStore } from './store.js';
+import { errors, type ErrorStore, storeOption } from './store.js';
 
 /** The IPC message tag; anything else on the channel is the application's. */
 const TAG = 'probekit:error-record';
+
+const WATCH_OPTIONS = {
+  store: storeOption,
+  stderrLines: option(is.integer(0), 20),
+  stderrBytes: option(is.integer(0), 8192),
+  passStderr: option(is.boolean, true),
+};
 
 /** Options of {@link watchChild}. */
 export interface WatchChildOptions {
@@ -87,16 +94,11 @@ export function watchChild(child: ChildProcess, options: WatchChildOptions = {})
   if (child === null || typeof child !== 'object' || typeof child.on !== 'function') {
     throw typeError('watchChild() argument "child"', 'a ChildProcess from fork() or spawn()', child);
   }
-  const opts = checkObject('watchChild() options', options);
-  checkKnownKeys('watchChild()', opts, ['store', 'stderrLines', 'stderrBytes', 'passStderr']);
-  if (opts.passStderr !== undefined && typeof opts.passStderr !== 'boolean') throw typeError('watchChild() option "passStderr"', 'a boolean', opts.passStderr);
-  const passStderr = opts.passStderr !== false;
-  if (opts.store !== undefined && !(opts.store instanceof ErrorStore)) {
-    throw typeError('watchChild() option "store"', 'an ErrorStore from createErrorStore()', opts.store);
-  }
-  const store = (opts.store as ErrorStore | undefined) ?? errors;
-  const maxLines = opts.stderrLines === undefined ? 20 : checkInteger('watchChild() option "stderrLines"', opts.stderrLines, 0);
-  const maxBytes = opts.stderrBytes === undefined ? 8192 : checkInteger('watchChild() option "stderrBytes"', opts.stderrBytes, 0);
+  const opts = parseOptions('watchChild()', WATCH_OPTIONS, options);
+  const { passStderr } = opts;
+  const store = opts.store ?? errors;
+  const maxLines = opts.stderrLines;
+  const maxBytes = opts.stderrBytes;
   // The tail of stderr as bytes, decoded once at exit: a character split across two
   // chunks survives, and the bound is in bytes however much the child writes.
   let chunks: Buffer[] = [];
@@ -182,11 +184,10 @@ export interface ErrorForwarding {
  * IPC channel it does nothing.
  */
 export function forwardErrors(options: { store?: ErrorStore } = {}): ErrorForwarding {
-  const opts = checkObject('forwardErrors() options', options);
-  checkKnownKeys('forwardErrors()', opts, ['store']);
+  const opts = parseOptions('forwardErrors()', { store: storeOption }, options);
   const send = process.send?.bind(process);
   if (send === undefined) return { close() {} };
-  const store = (opts.store as ErrorStore | undefined) ?? errors;
+  const store = opts.store ?? errors;
   const pending = new Set<Promise<void>>();
   const unsubscribe = store.onError((record) => {
     if (!process.connected) return;

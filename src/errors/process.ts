@@ -14,11 +14,11 @@
  */
 import { writeSync } from 'node:fs';
 import { inspect } from 'node:util';
-import { checkInteger, checkKnownKeys, checkObject, typeError } from '../util/validate.js';
+import { is, option, parseOptions, typeError } from '../util/validate.js';
 import { hasOpenWork, shutdownForCrash } from '../lifecycle/shutdown.js';
 import { storage } from './frame.js';
 import { HANDLED, route } from './route.js';
-import { errors, ErrorStore } from './store.js';
+import { errors, type ErrorStore, storeOption } from './store.js';
 
 /** What to do with a promise rejection nobody handles; Node's `--unhandled-rejections` modes. */
 export type RejectionMode = 'throw' | 'strict' | 'warn' | 'warn-with-error-code' | 'none';
@@ -53,6 +53,16 @@ interface CaptureState {
 }
 
 const MODES: readonly RejectionMode[] = ['throw', 'strict', 'warn', 'warn-with-error-code', 'none'];
+
+const CAPTURE_OPTIONS = {
+  unhandledRejections: option((where, v): RejectionMode => {
+    if (!(MODES as readonly unknown[]).includes(v)) throw typeError(where, `one of ${MODES.join(', ')}`, v);
+    return v as RejectionMode;
+  }),
+  flushTimeoutMs: option(is.integer(0), 2000),
+  log: option(is.boolean, false),
+  store: storeOption,
+};
 
 let capture: CaptureState | undefined;
 let domainsExist = false;
@@ -285,21 +295,12 @@ function patchEmit(): void {
  * onError((record) => console.error(record.name, record.message));
  */
 export function captureProcessErrors(options: CaptureOptions = {}): ProcessCapture {
-  const opts = checkObject('captureProcessErrors() options', options);
-  checkKnownKeys('captureProcessErrors()', opts, ['unhandledRejections', 'flushTimeoutMs', 'log', 'store']);
-  const mode = opts.unhandledRejections ?? nodeRejectionMode();
-  if (!(MODES as readonly unknown[]).includes(mode)) {
-    throw typeError('captureProcessErrors() option "unhandledRejections"', `one of ${MODES.join(', ')}`, mode);
-  }
-  if (opts.log !== undefined && typeof opts.log !== 'boolean') throw typeError('captureProcessErrors() option "log"', 'a boolean', opts.log);
-  if (opts.store !== undefined && !(opts.store instanceof ErrorStore)) {
-    throw typeError('captureProcessErrors() option "store"', 'an ErrorStore from createErrorStore()', opts.store);
-  }
+  const opts = parseOptions('captureProcessErrors()', CAPTURE_OPTIONS, options);
   const state: CaptureState = {
-    mode: mode as RejectionMode,
-    flushTimeoutMs: opts.flushTimeoutMs === undefined ? 2000 : checkInteger('captureProcessErrors() option "flushTimeoutMs"', opts.flushTimeoutMs, 0),
-    log: opts.log === true,
-    store: (opts.store as ErrorStore | undefined) ?? errors,
+    mode: opts.unhandledRejections ?? nodeRejectionMode(),
+    flushTimeoutMs: opts.flushTimeoutMs,
+    log: opts.log,
+    store: opts.store ?? errors,
   };
   capture = state;
   sync();

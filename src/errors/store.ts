@@ -62,7 +62,27 @@ const STORE_OPTIONS = {
  * Where notified and captured errors go. `errors` is the process-wide one that
  * `notify()`, process capture and domains use; `createErrorStore()` makes isolated ones.
  */
+/** Brand of an error store, shared by every installed copy of probekit. */
+const STORE_BRAND: unique symbol = Symbol.for('probekit.errorStore') as never;
+
+/** True for an error store made by any installed copy of probekit (`instanceof` would reject another copy's). */
+export function isErrorStore(value: unknown): value is ErrorStore {
+  try {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[STORE_BRAND] === true;
+  } catch {
+    return false;
+  }
+}
+
+/** The option check for a `store` option. */
+export const storeOption = option((where, v): ErrorStore => {
+  if (!isErrorStore(v)) throw typeError(where, 'an ErrorStore from createErrorStore()', v);
+  return v;
+});
+
 export class ErrorStore {
+  /** @internal Brand (see isErrorStore). */
+  readonly [STORE_BRAND] = true;
   /** Distinct fingerprints kept. */
   readonly capacity: number;
   private readonly probe: Registry;

@@ -5,7 +5,7 @@
  */
 import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { nodeHttp, nodeHttps, nodeZlib } from '../util/lazy.js';
-import { checkInteger, checkKnownKeys, checkObject, checkString, typeError } from '../util/validate.js';
+import { checkKnownKeys, checkObject, checkString, is, option, parseOptions, required, typeError } from '../util/validate.js';
 
 /** `code` of the rejection of a request made while the queue already holds `maxQueue` requests. */
 export const QUEUE_FULL = 'PROBEKIT_QUEUE_FULL';
@@ -109,13 +109,30 @@ function retryAfterMs(header: string | string[] | undefined): number | undefined
   return Number(value) * 1000;
 }
 
-function checkOptionalInteger(name: string, value: unknown, fallback: number, min: number): number {
-  return value === undefined ? fallback : checkInteger(`createClient() option "${name}"`, value, min);
-}
-
-function checkOptionalFunction(name: string, value: unknown): void {
-  if (value !== undefined && typeof value !== 'function') throw typeError(`createClient() option "${name}"`, 'a function', value);
-}
+/** Every option of {@link createClient}, its check and its default. */
+const CLIENT_OPTIONS = {
+  url: required((where, v): URL => {
+    const text = checkString(where, v);
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw typeError(where, 'an absolute http: or https: URL', text);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw typeError(where, 'an absolute http: or https: URL', text);
+    return url;
+  }),
+  timeoutMs: option(is.integer(1), 10_000),
+  retries: option(is.integer(0), 3),
+  backoffMs: option(is.integer(0), 200),
+  maxBackoffMs: option(is.integer(0), 10_000),
+  headers: option((where, v) => checkHeaders(where, v), {}),
+  maxQueue: option(is.integer(0), 100),
+  maxResponseBytes: option(is.integer(0), 1024 * 1024),
+  onError: option(is.function<(error: Error) => void>()),
+  random: option(is.function<() => number>(), Math.random),
+  sleep: option(is.function<(ms: number) => Promise<void>>()),
+};
 
 /**
  * A client for the destination at `url`. Requests run one at a time, in the order they
@@ -135,43 +152,9 @@ function checkOptionalFunction(name: string, value: unknown): void {
  * client.close();
  */
 export function createClient(options: ClientOptions): HttpClient {
-  const opts = checkObject('createClient() options', options);
-  checkKnownKeys('createClient() options', opts, [
-    'url',
-    'timeoutMs',
-    'retries',
-    'backoffMs',
-    'maxBackoffMs',
-    'headers',
-    'maxQueue',
-    'maxResponseBytes',
-    'onError',
-    'random',
-    'sleep',
-  ]);
-  const urlText = checkString('createClient() option "url"', opts.url);
-  let base: URL;
-  try {
-    base = new URL(urlText);
-  } catch {
-    throw typeError('createClient() option "url"', 'an absolute http: or https: URL', urlText);
-  }
-  if (base.protocol !== 'http:' && base.protocol !== 'https:') {
-    throw typeError('createClient() option "url"', 'an absolute http: or https: URL', urlText);
-  }
-  const timeoutMs = checkOptionalInteger('timeoutMs', opts.timeoutMs, 10_000, 1);
-  const retries = checkOptionalInteger('retries', opts.retries, 3, 0);
-  const backoffMs = checkOptionalInteger('backoffMs', opts.backoffMs, 200, 0);
-  const maxBackoffMs = checkOptionalInteger('maxBackoffMs', opts.maxBackoffMs, 10_000, 0);
-  const maxQueue = checkOptionalInteger('maxQueue', opts.maxQueue, 100, 0);
-  const maxResponseBytes = checkOptionalInteger('maxResponseBytes', opts.maxResponseBytes, 1024 * 1024, 0);
-  const defaultHeaders = opts.headers === undefined ? {} : checkHeaders('createClient() option "headers"', opts.headers);
-  checkOptionalFunction('onError', opts.onError);
-  checkOptionalFunction('random', opts.random);
-  checkOptionalFunction('sleep', opts.sleep);
-  const onError = opts.onError as ((error: Error) => void) | undefined;
-  const random = (opts.random as (() => number) | undefined) ?? Math.random;
-  const sleep = opts.sleep as ((ms: number) => Promise<void>) | undefined;
+  const opts = parseOptions('createClient()', CLIENT_OPTIONS, options, { required: true });
+  const { url: base, timeoutMs, retries, backoffMs, maxBackoffMs, maxQueue, maxResponseBytes, onError, random, sleep } = opts;
+  const defaultHeaders = opts.headers;
 
   const https = base.protocol === 'https:';
   const agent: HttpAgent = https ? new (nodeHttps().Agent)({ keepAlive: true, maxSockets: 1 }) : new (nodeHttp().Agent)({ keepAlive: true, maxSockets: 1 });

@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } fro
 import type { AddressInfo } from 'node:net';
 import { openServer } from '../lifecycle/shutdown.js';
 import { nodeCrypto, nodeHttp, nodeNet, nodeZlib } from '../util/lazy.js';
-import { checkInteger, checkKnownKeys, checkObject, checkString, invalid, optionalString, typeError } from '../util/validate.js';
+import { checkInteger, checkKnownKeys, checkObject, checkString, invalid, is, option, parseOptions, required, typeError } from '../util/validate.js';
 import { acceptsGzip } from './negotiate.js';
 
 /** The methods a {@link Route} can serve. */
@@ -215,6 +215,21 @@ function checkRoutes(value: unknown, defaultLimit: number): CheckedRoute[] {
   });
 }
 
+/** Every option of {@link listen}, its check and its default (the routes are checked with the body limit). */
+const LISTEN_OPTIONS = {
+  port: required(is.integer(0, 65535)),
+  host: option((where, v) => checkString(where, v), '127.0.0.1'),
+  routes: required(is.any),
+  token: option((where, v) => {
+    const token = checkString(where, v);
+    if (/\s/.test(token)) throw typeError(where, 'a string without whitespace (a bearer token)', token);
+    return token;
+  }),
+  maxBodyBytes: option(is.integer(0), DEFAULT_MAX_BODY_BYTES),
+  onError: option(is.function<(error: Error) => void>()),
+  requestTimeoutMs: option(is.integer(0), DEFAULT_REQUEST_TIMEOUT_MS),
+};
+
 /**
  * Starts an HTTP server with `routes`; resolves once it listens, rejects with the
  * listen error (EADDRINUSE) otherwise. Option errors throw a TypeError/RangeError.
@@ -230,18 +245,8 @@ function checkRoutes(value: unknown, defaultLimit: number): CheckedRoute[] {
  * await server.close();
  */
 export async function listen(options: ListenOptions): Promise<HttpServer> {
-  const opts = checkObject('listen() options', options);
-  checkKnownKeys('listen() options', opts, ['port', 'host', 'routes', 'token', 'maxBodyBytes', 'onError', 'requestTimeoutMs']);
-  const port = checkInteger('listen() option "port"', opts.port, 0, 65535);
-  const host = optionalString('listen() option "host"', opts.host) ?? '127.0.0.1';
-  if (host === '') throw typeError('listen() option "host"', 'a non-empty string', host);
-  const token = opts.token === undefined ? undefined : checkString('listen() option "token"', opts.token);
-  if (token !== undefined && /\s/.test(token)) throw typeError('listen() option "token"', 'a string without whitespace (a bearer token)', token);
-  const maxBodyBytes = opts.maxBodyBytes === undefined ? DEFAULT_MAX_BODY_BYTES : checkInteger('listen() option "maxBodyBytes"', opts.maxBodyBytes, 0);
-  const requestTimeoutMs =
-    opts.requestTimeoutMs === undefined ? DEFAULT_REQUEST_TIMEOUT_MS : checkInteger('listen() option "requestTimeoutMs"', opts.requestTimeoutMs, 0);
-  if (opts.onError !== undefined && typeof opts.onError !== 'function') throw typeError('listen() option "onError"', 'a function', opts.onError);
-  const onError = opts.onError as ((error: Error) => void) | undefined;
+  const opts = parseOptions('listen()', LISTEN_OPTIONS, options, { required: true });
+  const { port, host, token, maxBodyBytes, requestTimeoutMs, onError } = opts;
   const routes = checkRoutes(opts.routes, maxBodyBytes);
   if (token === undefined && routes.some((r) => r.guarded) && !isLoopback(host)) {
     throw typeError(

@@ -5,7 +5,7 @@
  */
 import { defaultRegistry, isRegistry, type Registry } from '../../probes/probe.js';
 import type { Probe } from '../../probes/types.js';
-import { checkKnownKeys, checkObject, nameConflict, typeError } from '../../util/validate.js';
+import { is, nameConflict, option, parseOptions, type Schema, typeError } from '../../util/validate.js';
 import type { Counter } from '../../probes/counter.js';
 import { type Format } from './format.js';
 import { type WriteOptions, writeProbe } from './live.js';
@@ -44,6 +44,17 @@ export interface ExpositionOptions {
   readonly onError?: (error: Error) => void;
 }
 
+/** The options every exposition takes, each with its check and default. */
+const EXPOSITION_OPTIONS = {
+  registry: option(is.any),
+  defaultMetrics: option((where, v): boolean | DefaultMetricsOptions => {
+    if (typeof v !== 'boolean' && (v === null || typeof v !== 'object')) throw typeError(where, 'a boolean or collectDefaultMetrics options', v);
+    return v as boolean | DefaultMetricsOptions;
+  }, false),
+  windowQuantiles: option(is.boolean, false),
+  onError: option(is.function<(error: Error) => void>()),
+};
+
 /** A configured exposition: what the handler and server run per scrape. */
 export class Exposition {
   readonly sources: readonly Checked[];
@@ -52,31 +63,23 @@ export class Exposition {
   private readonly errors: Counter<'exporter'>;
   private readonly omitted: Counter<'exporter'>;
 
-  constructor(where: string, options: ExpositionOptions, extraKeys: readonly string[] = []) {
-    const opts = checkObject(`${where} options`, options);
-    checkKnownKeys(where, opts, ['registry', 'defaultMetrics', 'windowQuantiles', 'onError', ...extraKeys]);
-    const given = opts.registry === undefined ? [defaultRegistry] : Array.isArray(opts.registry) ? (opts.registry as unknown[]) : [opts.registry];
+  constructor(where: string, options: ExpositionOptions, extra: Schema = {}) {
+    const opts = parseOptions(where, { ...EXPOSITION_OPTIONS, ...extra }, options);
+    const given: unknown[] = opts.registry === undefined ? [defaultRegistry] : Array.isArray(opts.registry) ? opts.registry : [opts.registry];
     const sources: Checked[] = [];
     for (const s of given) {
-      if (!(isRegistry(s)) && !isPromRegistry(s)) {
+      if (!isRegistry(s) && !isPromRegistry(s)) {
         throw typeError(`${where} option "registry"`, 'a probekit registry (probe, createProbe()) or a prom-client Registry, or a list of them', s);
       }
       sources.push(s);
     }
     if (sources.length === 0) throw typeError(`${where} option "registry"`, 'at least one registry', opts.registry);
     const dm = opts.defaultMetrics;
-    if (dm !== undefined && typeof dm !== 'boolean' && (dm === null || typeof dm !== 'object')) {
-      throw typeError(`${where} option "defaultMetrics"`, 'a boolean or collectDefaultMetrics options', dm);
-    }
-    const defaults = dm === true || (typeof dm === 'object' && dm !== null) ? defaultMetricsRegistry(dm === true ? {} : (dm as DefaultMetricsOptions)) : undefined;
+    const defaults = dm === true || typeof dm === 'object' ? defaultMetricsRegistry(dm === true ? {} : dm) : undefined;
     if (defaults !== undefined) sources.push(defaults);
-    if (opts.windowQuantiles !== undefined && typeof opts.windowQuantiles !== 'boolean') {
-      throw typeError(`${where} option "windowQuantiles"`, 'a boolean', opts.windowQuantiles);
-    }
-    if (opts.onError !== undefined && typeof opts.onError !== 'function') throw typeError(`${where} option "onError"`, 'a function', opts.onError);
     this.sources = sources;
-    this.windowQuantiles = opts.windowQuantiles === true;
-    this.onError = opts.onError as ((error: Error) => void) | undefined;
+    this.windowQuantiles = opts.windowQuantiles;
+    this.onError = opts.onError;
     const self = sources.find((s): s is Registry => isRegistry(s)) ?? defaultRegistry;
     this.errors = self.selfCounter('probekit_exporter_errors', 'Exporter failures (scrape, send, serialisation), by exporter', ['exporter']);
     this.omitted = self.selfCounter(

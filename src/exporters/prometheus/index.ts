@@ -2,7 +2,7 @@
  * The Prometheus exporter: `prometheus.text()`, `.handler()`, `.serve()` and
  * `.clusterHandler()`.
  */
-import { checkObject, typeError } from '../../util/validate.js';
+import { is, option } from '../../util/validate.js';
 import { Exposition, type ExpositionOptions } from './exposition.js';
 import { handler, serve } from './http.js';
 import { clusterHandler } from './cluster.js';
@@ -20,11 +20,9 @@ export interface TextOptions extends ExpositionOptions {
  * const body = await prometheus.text({ openMetrics: true });
  */
 async function text(options: TextOptions = {}): Promise<string> {
-  const { openMetrics, ...rest } = checkObject('prometheus.text() options', options) as TextOptions;
-  if (openMetrics !== undefined && typeof openMetrics !== 'boolean') throw typeError('prometheus.text() option "openMetrics"', 'a boolean', openMetrics);
-  const exposition = new Exposition('prometheus.text()', rest, ['openMetrics']);
+  const exposition = new Exposition('prometheus.text()', options, { openMetrics: option(is.boolean, false) });
   try {
-    return await exposition.text({ openMetrics: openMetrics === true });
+    return await exposition.text({ openMetrics: options.openMetrics === true });
   } catch (err) {
     exposition.fail(err); // reported like every exporter failure, and the caller's promise rejects
     throw err;
