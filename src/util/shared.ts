@@ -16,14 +16,21 @@ type Slots = Record<string, unknown>;
 
 let warned = false;
 
+/** Where the state lives when the global cannot take it (a frozen `globalThis`): this copy alone. */
+let local: Record<string, Slots> | undefined;
+
 function all(): Record<string, Slots> {
   const holder = globalThis as unknown as Record<symbol, Record<string, Slots> | undefined>;
-  let found = holder[KEY];
-  if (found === undefined) {
-    found = Object.create(null) as Record<string, Slots>;
-    Object.defineProperty(globalThis, KEY, { value: found, enumerable: false, writable: false, configurable: false });
+  const found = holder[KEY];
+  if (found !== undefined) return found;
+  if (local !== undefined) return local;
+  const made = Object.create(null) as Record<string, Slots>;
+  try {
+    Object.defineProperty(globalThis, KEY, { value: made, enumerable: false, writable: false, configurable: false });
+  } catch {
+    local = made; // a frozen or locked-down global: this copy keeps its own state, and still works
   }
-  return found;
+  return made;
 }
 
 /**
