@@ -41,7 +41,7 @@ export { forwardErrors, watchChild } from './errors/child.js';
 export { prometheus } from './exporters/prometheus/index.js';
 export { statsd } from './exporters/statsd/index.js';
 export { OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE } from './exporters/prometheus/format.js';
-export { handleShutdown, onShutdown, shutdown } from './lifecycle/shutdown.js';
+export { handleShutdown, isReady, onShutdown, shutdown } from './lifecycle/shutdown.js';
 export { ProbekitRangeError, ProbekitTypeError } from './util/validate.js';
 import './exporters/cluster-worker.js';
 

@@ -74,7 +74,14 @@ const state = shared<LifecycleState>('lifecycle', () => ({
   flushedAtExit: false,
 }));
 
-/** True until a shutdown began: what a readiness check reports. */
+/**
+ * True until a shutdown began: what a readiness check reports (a load balancer stops
+ * sending traffic to a process that is not ready).
+ *
+ * @example
+ * import { isReady } from 'probekit';
+ * app.get('/ready', (req, res) => res.status(isReady() ? 200 : 503).end());
+ */
 export function isReady(): boolean {
   return state.ready;
 }
