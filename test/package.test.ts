@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,6 +91,130 @@ describe('The published package', () => {
   });
 });
 
+/** The installed package's exports map, read from its package.json: later entries are covered without a new test. */
+function entries(): string[] {
+  const pkg = JSON.parse(readFileSync(join(dir, 'node_modules/probekit/package.json'), 'utf8')) as { exports: Record<string, unknown> };
+  return Object.keys(pkg.exports)
+    .filter((k) => k !== './package.json')
+    .map((k) => (k === '.' ? 'probekit' : `probekit/${k.slice(2)}`));
+}
+
+describe('Every entry of the exports map', () => {
+  it('is the root, probekit/prometheus and probekit/statsd today', () => {
+    expect(entries()).toEqual(['probekit', 'probekit/prometheus', 'probekit/statsd']);
+  });
+
+  it.each(['probekit', 'probekit/prometheus', 'probekit/statsd'])('%s works with import and require, both giving one module instance', (entry) => {
+    const program = [
+      "import { createRequire } from 'node:module';",
+      `const a = await import(${JSON.stringify(entry)});`,
+      `const b = createRequire(import.meta.url)(${JSON.stringify(entry)});`,
+      'const names = Object.keys(a).sort();',
+      'console.log(JSON.stringify({ names: names.length > 0, same: names.every((k) => a[k] === b[k]) }));',
+    ].join('\n');
+    const run = node(['--no-warnings=ExperimentalWarning', '--input-type=module', '-e', program]);
+    expect({ stderr: run.stderr, stdout: run.stdout }).toEqual({ stderr: '', stdout: '{"names":true,"same":true}\n' });
+  });
+
+  it('gives the subpath exporters as the very objects the root exports', () => {
+    const program = [
+      "import * as root from 'probekit';",
+      "import { prometheus } from 'probekit/prometheus';",
+      "import { statsd } from 'probekit/statsd';",
+      'console.log(prometheus === root.prometheus, statsd === root.statsd);',
+    ].join('\n');
+    const run = node(['--input-type=module', '-e', program]);
+    expect({ stderr: run.stderr, stdout: run.stdout }).toEqual({ stderr: '', stdout: 'true true\n' });
+  });
+
+  it('keeps the internal transport bundle out of reach by package name', () => {
+    const run = node(['--input-type=module', '-e', "await import('probekit/internal/transport.js')"]);
+    expect(run.stderr).toContain('ERR_PACKAGE_PATH_NOT_EXPORTED');
+    expect(run.status).toBe(1);
+  });
+
+  it('loads no prom-client on import, and loads it once its default metrics are asked for', () => {
+    const program = [
+      "import { createRequire } from 'node:module';",
+      "const { prometheus } = await import('probekit');",
+      'const cache = createRequire(import.meta.url).cache;',
+      "const loaded = () => Object.keys(cache).some((k) => k.includes('node_modules/prom-client/'));",
+      'const before = loaded();',
+      'await prometheus.text({ defaultMetrics: true });',
+      'console.log(before, loaded());',
+    ].join('\n');
+    const run = node(['--input-type=module', '-e', program]);
+    expect({ stderr: run.stderr, stdout: run.stdout }).toEqual({ stderr: '', stdout: 'false true\n' });
+  });
+});
+
+describe('Several installed copies', () => {
+  /** Copies the installed package to `to` (inside the consumer's node_modules). */
+  function copy(to: string): string {
+    const target = join(dir, to);
+    mkdirSync(target, { recursive: true });
+    cpSync(join(dir, 'node_modules/probekit'), target, { recursive: true });
+    return target;
+  }
+
+  /** A library (ESM) at node_modules/<name> that imports probekit from its own copy and counts a job. */
+  function library(name: string): void {
+    const lib = join(dir, 'node_modules', name);
+    copy(`node_modules/${name}/node_modules/probekit`);
+    writeFileSync(join(lib, 'package.json'), JSON.stringify({ name, version: '1.0.0', type: 'module', main: 'index.js' }));
+    writeFileSync(
+      join(lib, 'index.js'),
+      [
+        "import { probe } from 'probekit';",
+        "import { createRequire } from 'node:module';",
+        `probe.counter({ name: '${name.replace(/-/g, '_')}_jobs', monotonic: true }).inc(3);`,
+        'export { probe };',
+        "export const file = createRequire(import.meta.url).resolve('probekit');",
+      ].join('\n'),
+    );
+  }
+
+  it("share one default registry when they are of one major version: a library's metrics reach the application's scrape", () => {
+    library('same-major-lib');
+    const program = [
+      "import { createRequire } from 'node:module';",
+      "import { probe, prometheus } from 'probekit';",
+      "import * as lib from 'same-major-lib';",
+      "const mine = createRequire(import.meta.url).resolve('probekit');",
+      'const body = await prometheus.text();',
+      "console.log(JSON.stringify({ twoFiles: mine !== lib.file, same: probe === lib.probe, line: body.match(/^same_major_lib_jobs_total .*$/m)?.[0] }));",
+    ].join('\n');
+    const run = node(['--input-type=module', '-e', program]);
+    expect({ stderr: run.stderr, stdout: run.stdout }).toEqual({
+      stderr: '',
+      stdout: `${JSON.stringify({ twoFiles: true, same: true, line: 'same_major_lib_jobs_total 3' })}\n`,
+    });
+  });
+
+  it('stay apart across major versions, and the copy loaded second warns once', () => {
+    library('other-major-lib');
+    // Make that copy another major: the bundled shared-state key (src/util/shared.ts, MAJOR).
+    const chunks = join(dir, 'node_modules/other-major-lib/node_modules/probekit/dist/chunks');
+    let replaced = 0;
+    for (const f of readdirSync(chunks).filter((n) => n.endsWith('.js'))) {
+      const text = readFileSync(join(chunks, f), 'utf8');
+      const parts = text.split('const key = String(0);');
+      if (parts.length === 1) continue;
+      replaced += parts.length - 1;
+      writeFileSync(join(chunks, f), parts.join('const key = String(1);'));
+    }
+    expect(replaced).toBe(1); // the bundle changed shape if not: update this patch
+    const program = [
+      "import { probe } from 'probekit';",
+      "const lib = await import('other-major-lib');",
+      'console.log(probe === lib.probe);',
+    ].join('\n');
+    const run = node(['--input-type=module', '-e', program]);
+    expect(run.stdout).toBe('false\n');
+    expect(run.stderr.split('\n').filter((l) => l.includes('PROBEKIT_VERSION_SPLIT'))).toHaveLength(1);
+  });
+});
+
 /**
  * A TypeScript consumer of the packed package, compiled as users compile: strict,
  * skipLibCheck off. One project, one file per case, one tsc run; each case reads its
@@ -98,7 +222,9 @@ describe('The published package', () => {
  */
 describe('The published types', () => {
   const good = `
-import { createProbe, notify, prometheus, statsd, errorDomain, context, type ErrorRecord } from 'probekit';
+import { createProbe, notify, prometheus, statsd, errorDomain, context, shutdown, type ErrorRecord, type ShutdownReport } from 'probekit';
+import { prometheus as promEntry, type MetricsServer } from 'probekit/prometheus';
+import { statsd as statsdEntry, type StatsdExporter } from 'probekit/statsd';
 const p = createProbe();
 const c = p.counter({ name: 'c', labels: ['route'] });
 c.labels({ route: '/' }).inc();
@@ -114,7 +240,12 @@ const r: ErrorRecord = notify(new Error('x'));
 errorDomain.create().run(() => context.get());
 void prometheus.text({ registry: p });
 void statsd;
-export { p99, r };
+const depth = p.metric({ name: 'depth', labels: ['queue'], value: () => [[{ queue: 'mail' }, 3]] });
+depth.labels({ queue: 'sms' }).set(1);
+const server: Promise<MetricsServer> = promEntry.serve({ port: 0, registry: p });
+const exporter: StatsdExporter = statsdEntry({ registry: p, flushInterval: 0 });
+const report: Promise<ShutdownReport> = shutdown({ timeoutMs: 100 });
+export { p99, r, server, exporter, report };
 `;
   // Each case must fail to compile at its marked line: tsc reports an unused
   // expect-error directive for a misuse that compiles.
@@ -123,6 +254,8 @@ export { p99, r };
     ['constructing a probe class directly', `import * as pk from 'probekit';\n${expectError}\nnew pk.Counter();`],
     ['labels() on a probe declared without labels', `${expectError}\np.counter({ name: 'a' }).labels({ x: '1' });`],
     ['a label the probe did not declare', `${expectError}\np.counter({ name: 'b', labels: ['route'] }).labels({ method: 'GET' });`],
+    ['labels() on a metric declared without labels', `${expectError}\np.metric({ name: 'm' }).labels({ x: '1' });`],
+    ['a reported label set with a label the metric did not declare', `${expectError}\np.metric({ name: 'm2', labels: ['queue'], value: () => [[{ topic: 'x' }, 1]] });`],
     ['a percentile key that was not requested', `${expectError}\nvoid p.histogram({ name: 'h', percentiles: [0.5, 0.99] }).val().p42;`],
     ['a default percentile key that does not exist', `${expectError}\nvoid p.histogram({ name: 'h2' }).val().p42;`],
     ['dec() on a monotonic counter', `${expectError}\np.counter({ name: 'd', monotonic: true }).dec();`],
