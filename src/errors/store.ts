@@ -9,6 +9,7 @@ import type { Probe } from '../probes/types.js';
 import { invalid, is, option, parseOptions, typeError } from '../util/validate.js';
 import { storage, thrownFrom } from './frame.js';
 import { shared } from '../util/shared.js';
+import { hasBrand } from '../util/brand.js';
 import { type ErrorRecord, mergeContext, toRecord } from './record.js';
 
 /** Called with every record the store takes. */
@@ -67,11 +68,7 @@ const STORE_BRAND: unique symbol = Symbol.for('probekit.errorStore') as never;
 
 /** True for an error store made by any installed copy of probekit (`instanceof` would reject another copy's). */
 export function isErrorStore(value: unknown): value is ErrorStore {
-  try {
-    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[STORE_BRAND] === true;
-  } catch {
-    return false;
-  }
+  return hasBrand(value, STORE_BRAND);
 }
 
 /** The option check for a `store` option. */

@@ -10,6 +10,7 @@ import { Tap, type TapConfig } from './tap.js';
 import { TimeSource } from './time.js';
 import { msPerUnit } from '../util/units.js';
 import { shared } from '../util/shared.js';
+import { hasBrand } from '../util/brand.js';
 import type {
   Clock,
   CounterOptions,
@@ -41,11 +42,7 @@ const REGISTRY_BRAND: unique symbol = Symbol.for('probekit.registry') as never;
  * another copy's). Its `read` is that copy's own read path.
  */
 export function isRegistry(value: unknown): value is Registry {
-  try {
-    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[REGISTRY_BRAND] === true;
-  } catch {
-    return false;
-  }
+  return hasBrand(value, REGISTRY_BRAND);
 }
 
 const DEFAULT_MAX_SERIES = 1000;
