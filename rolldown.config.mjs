@@ -12,6 +12,9 @@ export default defineConfig({
     'internal/transport': 'src/internal/transport.ts',
   },
   platform: 'node',
+  // package.json's sideEffects describes the published files; our own sources are all
+  // kept as written (the cluster responder is a module imported for its effect alone).
+  treeshake: { moduleSideEffects: () => true },
   external: [/^node:/, 'prom-client'],
   output: { dir: 'dist', format: 'esm', sourcemap: true, entryFileNames: '[name].js', chunkFileNames: 'chunks/probekit-[hash].js' },
 });

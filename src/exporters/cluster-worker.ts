@@ -6,10 +6,7 @@
  */
 import { defaultRegistry } from '../probes/probe.js';
 import { nodeCluster } from '../util/lazy.js';
-
-/** IPC message types shared with the primary side. */
-export const SNAPSHOT_REQUEST = 'probekit:snapshot-request';
-export const SNAPSHOT_REPLY = 'probekit:snapshot';
+import { SNAPSHOT_REPLY, SNAPSHOT_REQUEST } from './cluster-protocol.js';
 
 function onMessage(message: unknown): void {
   if (message === null || typeof message !== 'object' || (message as { type?: unknown }).type !== SNAPSHOT_REQUEST) return;

@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { exportedBound, familyPlan } from '../../probes/plan.js';
 import type { FamilySnapshot, Snapshot } from '../../probes/types.js';
 import { is, option, parseOptions, typeError } from '../../util/validate.js';
-import { SNAPSHOT_REPLY, SNAPSHOT_REQUEST } from '../cluster-worker.js';
+import { SNAPSHOT_REPLY, SNAPSHOT_REQUEST } from '../cluster-protocol.js';
 import { type Format, formatValue, header, labelText, withLabel } from './format.js';
 import { Exposition, type ExpositionOptions } from './exposition.js';
 import { scaledBounds } from './live.js';
