@@ -19,6 +19,7 @@ describe('shutdown()', () => {
       { datagram: 'jobs:2|c' },
       { hook: 'ran' },
       { report: { timedOut: false, failures: 0 } },
+      { connect: 'ECONNREFUSED' },
     ]);
     const closed = events.find((e) => 'server' in e) as { at: number };
     const notReady = events[0] as { at: number };
@@ -38,6 +39,16 @@ describe('shutdown()', () => {
     const r = runFixture(FIXTURES, 'deadline.mjs', 'throw');
     expect((r.lines[0] as { report: unknown }).report).toEqual({ timedOut: false, failures: 1 });
     expect(r.stderr).toBe('');
+  });
+
+  it('flushes once on beforeExit, so a flush that schedules more work does not start another and the process ends', () => {
+    const r = runFixture(FIXTURES, 'before-exit.mjs');
+    expect({ status: r.status, signal: r.signal, lines: r.lines, stderr: r.stderr }).toEqual({
+      status: 0,
+      signal: null,
+      lines: [{ beforeExit: 2, reads: 1 }],
+      stderr: '',
+    });
   });
 
   it('adds no beforeExit listener to a process that opened no exporter, and one once an exporter opens', () => {
