@@ -187,12 +187,15 @@ async function run(timeoutMs: number, delayMs: number): Promise<ShutdownReport> 
   const deadline = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
   });
+  // Each failure counts as it settles: a report that timed out still counts the ones before.
+  const attempt = async (fn: () => unknown): Promise<void> => {
+    if (!(await settle(fn))) failures += 1;
+  };
   const phases = (async () => {
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-    const servers = await Promise.all([...state.servers].map((s) => settle(() => s.close())));
-    const exporters = await Promise.all([...state.exporters].map((e) => settle(() => e.close())));
-    const pending = await Promise.all([...state.pending].map((hook) => settle(hook)));
-    failures = [...servers, ...exporters, ...pending].filter((ok) => !ok).length;
+    await Promise.all([...state.servers].map((s) => attempt(() => s.close())));
+    await Promise.all([...state.exporters].map((e) => attempt(() => e.close())));
+    await Promise.all([...state.pending].map((hook) => attempt(hook)));
     return 'done' as const;
   })();
   const outcome = await Promise.race([phases, deadline]);

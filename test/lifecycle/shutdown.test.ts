@@ -41,6 +41,12 @@ describe('shutdown()', () => {
     expect(r.stderr).toBe('');
   });
 
+  it('counts the hooks that failed before the deadline passed in a report that timed out', () => {
+    const r = runFixture(FIXTURES, 'deadline.mjs', 'both');
+    expect((r.lines[0] as { report: unknown }).report).toEqual({ timedOut: true, failures: 1 });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+  });
+
   it('flushes once on beforeExit, so a flush that schedules more work does not start another and the process ends', () => {
     const r = runFixture(FIXTURES, 'before-exit.mjs');
     expect({ status: r.status, signal: r.signal, lines: r.lines, stderr: r.stderr }).toEqual({
