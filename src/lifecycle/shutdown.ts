@@ -211,6 +211,14 @@ export async function shutdownForCrash(timeoutMs: number): Promise<void> {
   await shutdown({ timeoutMs, delayMs: 0 });
 }
 
+/** Marks the signal handlers of {@link handleShutdown}, in this copy of probekit and any other. */
+const SIGNAL_HANDLER = Symbol.for('probekit.lifecycle.signalHandler');
+
+/** True when something other than probekit's own handlers listens to `signal`. */
+function hasOtherListeners(signal: NodeJS.Signals): boolean {
+  return process.listeners(signal).some((listener) => !(SIGNAL_HANDLER in listener));
+}
+
 const HANDLE_OPTIONS = {
   ...SHUTDOWN_OPTIONS,
   signals: option((where, v): readonly NodeJS.Signals[] => {
@@ -242,7 +250,10 @@ export function handleShutdown(options: HandleShutdownOptions = {}): () => void 
   for (const signal of opts.signals) {
     let started = false;
     const handler = (): void => {
-      const alone = process.listenerCount(signal) === 1;
+      // Decided when the signal arrives: a process.once() handler is gone by the time the
+      // shutdown ends, and it still decides. Handlers of probekit (another call, another
+      // copy) do not count: the signal's default is what they stand in for.
+      const alone = !hasOtherListeners(signal);
       if (started) {
         // A second signal: stop waiting.
         if (alone) {
@@ -254,13 +265,15 @@ export function handleShutdown(options: HandleShutdownOptions = {}): () => void 
       started = true;
       void shutdown({ timeoutMs: opts.timeoutMs, delayMs: opts.delayMs }).then(() => {
         // The application's own handlers decide when it listens; otherwise the signal's default.
-        if (process.listenerCount(signal) > 1 || !handlers.has(signal)) return;
+        if (!alone || !handlers.has(signal)) return;
         remove();
         process.kill(process.pid, signal);
       });
     };
+    Object.defineProperty(handler, SIGNAL_HANDLER, { value: true });
     try {
-      process.on(signal, handler);
+      // First in line, so it sees the application's process.once() handlers before they go.
+      process.prependListener(signal, handler);
     } catch (err) {
       remove();
       throw typeError('handleShutdown() option "signals"', `signals this platform can listen to (${describe(signal)} failed: ${String(err)})`, opts.signals);

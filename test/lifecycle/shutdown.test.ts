@@ -73,3 +73,24 @@ describe('shutdown()', () => {
     expectError(thrown(call), { type, code, option });
   });
 });
+
+describe('handleShutdown()', () => {
+  it('ends the process by SIGTERM when it is the only listener', () => {
+    const r = runFixture(FIXTURES, 'signal.mjs', 'alone');
+    expect({ status: r.status, signal: r.signal, lines: r.lines, stderr: r.stderr }).toEqual({ status: null, signal: 'SIGTERM', lines: [], stderr: '' });
+  });
+
+  it.each([
+    { mode: 'on-after', what: 'process.on() after handleShutdown()' },
+    { mode: 'once-after', what: 'process.once() after handleShutdown()' },
+    { mode: 'once-before', what: 'process.once() before handleShutdown()' },
+  ])("leaves the exit to the application's handler registered with $what, which exits with its own code", ({ mode }) => {
+    const r = runFixture(FIXTURES, 'signal.mjs', mode);
+    expect({ status: r.status, signal: r.signal, lines: r.lines, stderr: r.stderr }).toEqual({ status: 3, signal: null, lines: [{ app: 'handler' }], stderr: '' });
+  });
+
+  it('ends the process by SIGTERM when handleShutdown() was called twice (no other listener)', () => {
+    const r = runFixture(FIXTURES, 'signal.mjs', 'twice');
+    expect({ status: r.status, signal: r.signal, lines: r.lines, stderr: r.stderr }).toEqual({ status: null, signal: 'SIGTERM', lines: [], stderr: '' });
+  });
+});
