@@ -187,12 +187,15 @@ async function run(timeoutMs: number, delayMs: number): Promise<ShutdownReport> 
   const deadline = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
   });
+  // Each failure counts as it settles: a report that timed out still counts the ones before.
+  const attempt = async (fn: () => unknown): Promise<void> => {
+    if (!(await settle(fn))) failures += 1;
+  };
   const phases = (async () => {
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-    const servers = await Promise.all([...state.servers].map((s) => settle(() => s.close())));
-    const exporters = await Promise.all([...state.exporters].map((e) => settle(() => e.close())));
-    const pending = await Promise.all([...state.pending].map((hook) => settle(hook)));
-    failures = [...servers, ...exporters, ...pending].filter((ok) => !ok).length;
+    await Promise.all([...state.servers].map((s) => attempt(() => s.close())));
+    await Promise.all([...state.exporters].map((e) => attempt(() => e.close())));
+    await Promise.all([...state.pending].map((hook) => attempt(hook)));
     return 'done' as const;
   })();
   const outcome = await Promise.race([phases, deadline]);
@@ -206,6 +209,14 @@ async function run(timeoutMs: number, delayMs: number): Promise<ShutdownReport> 
  */
 export async function shutdownForCrash(timeoutMs: number): Promise<void> {
   await shutdown({ timeoutMs, delayMs: 0 });
+}
+
+/** Marks the signal handlers of {@link handleShutdown}, in this copy of probekit and any other. */
+const SIGNAL_HANDLER = Symbol.for('probekit.lifecycle.signalHandler');
+
+/** True when something other than probekit's own handlers listens to `signal`. */
+function hasOtherListeners(signal: NodeJS.Signals): boolean {
+  return process.listeners(signal).some((listener) => !(SIGNAL_HANDLER in listener));
 }
 
 const HANDLE_OPTIONS = {
@@ -239,7 +250,10 @@ export function handleShutdown(options: HandleShutdownOptions = {}): () => void 
   for (const signal of opts.signals) {
     let started = false;
     const handler = (): void => {
-      const alone = process.listenerCount(signal) === 1;
+      // Decided when the signal arrives: a process.once() handler is gone by the time the
+      // shutdown ends, and it still decides. Handlers of probekit (another call, another
+      // copy) do not count: the signal's default is what they stand in for.
+      const alone = !hasOtherListeners(signal);
       if (started) {
         // A second signal: stop waiting.
         if (alone) {
@@ -251,13 +265,15 @@ export function handleShutdown(options: HandleShutdownOptions = {}): () => void 
       started = true;
       void shutdown({ timeoutMs: opts.timeoutMs, delayMs: opts.delayMs }).then(() => {
         // The application's own handlers decide when it listens; otherwise the signal's default.
-        if (process.listenerCount(signal) > 1 || !handlers.has(signal)) return;
+        if (!alone || !handlers.has(signal)) return;
         remove();
         process.kill(process.pid, signal);
       });
     };
+    Object.defineProperty(handler, SIGNAL_HANDLER, { value: true });
     try {
-      process.on(signal, handler);
+      // First in line, so it sees the application's process.once() handlers before they go.
+      process.prependListener(signal, handler);
     } catch (err) {
       remove();
       throw typeError('handleShutdown() option "signals"', `signals this platform can listen to (${describe(signal)} failed: ${String(err)})`, opts.signals);

@@ -19,6 +19,7 @@ describe('shutdown()', () => {
       { datagram: 'jobs:2|c' },
       { hook: 'ran' },
       { report: { timedOut: false, failures: 0 } },
+      { connect: 'ECONNREFUSED' },
     ]);
     const closed = events.find((e) => 'server' in e) as { at: number };
     const notReady = events[0] as { at: number };
@@ -40,6 +41,22 @@ describe('shutdown()', () => {
     expect(r.stderr).toBe('');
   });
 
+  it('counts the hooks that failed before the deadline passed in a report that timed out', () => {
+    const r = runFixture(FIXTURES, 'deadline.mjs', 'both');
+    expect((r.lines[0] as { report: unknown }).report).toEqual({ timedOut: true, failures: 1 });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+  });
+
+  it('flushes once on beforeExit, so a flush that schedules more work does not start another and the process ends', () => {
+    const r = runFixture(FIXTURES, 'before-exit.mjs');
+    expect({ status: r.status, signal: r.signal, lines: r.lines, stderr: r.stderr }).toEqual({
+      status: 0,
+      signal: null,
+      lines: [{ beforeExit: 2, reads: 1 }],
+      stderr: '',
+    });
+  });
+
   it('adds no beforeExit listener to a process that opened no exporter, and one once an exporter opens', () => {
     const r = runFixture(FIXTURES, 'listeners.mjs');
     expect(r.lines).toEqual([{ before: 0, after: 1 }]);
@@ -54,5 +71,26 @@ describe('shutdown()', () => {
     { what: 'onShutdown() given a number', call: () => onShutdown(bad(5)), type: TypeError, code: 'PROBEKIT_INVALID_ARGUMENT', option: undefined },
   ])('throws for $what, before anything starts', ({ call, type, code, option }) => {
     expectError(thrown(call), { type, code, option });
+  });
+});
+
+describe('handleShutdown()', () => {
+  it('ends the process by SIGTERM when it is the only listener', () => {
+    const r = runFixture(FIXTURES, 'signal.mjs', 'alone');
+    expect({ status: r.status, signal: r.signal, lines: r.lines, stderr: r.stderr }).toEqual({ status: null, signal: 'SIGTERM', lines: [], stderr: '' });
+  });
+
+  it.each([
+    { mode: 'on-after', what: 'process.on() after handleShutdown()' },
+    { mode: 'once-after', what: 'process.once() after handleShutdown()' },
+    { mode: 'once-before', what: 'process.once() before handleShutdown()' },
+  ])("leaves the exit to the application's handler registered with $what, which exits with its own code", ({ mode }) => {
+    const r = runFixture(FIXTURES, 'signal.mjs', mode);
+    expect({ status: r.status, signal: r.signal, lines: r.lines, stderr: r.stderr }).toEqual({ status: 3, signal: null, lines: [{ app: 'handler' }], stderr: '' });
+  });
+
+  it('ends the process by SIGTERM when handleShutdown() was called twice (no other listener)', () => {
+    const r = runFixture(FIXTURES, 'signal.mjs', 'twice');
+    expect({ status: r.status, signal: r.signal, lines: r.lines, stderr: r.stderr }).toEqual({ status: null, signal: 'SIGTERM', lines: [], stderr: '' });
   });
 });
