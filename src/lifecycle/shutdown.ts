@@ -187,12 +187,13 @@ async function run(timeoutMs: number, delayMs: number): Promise<ShutdownReport> 
   const deadline = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
   });
+  let delay: NodeJS.Timeout | undefined;
   // Each failure counts as it settles: a report that timed out still counts the ones before.
   const attempt = async (fn: () => unknown): Promise<void> => {
     if (!(await settle(fn))) failures += 1;
   };
   const phases = (async () => {
-    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    if (delayMs > 0) await new Promise((resolve) => (delay = setTimeout(resolve, delayMs)));
     await Promise.all([...state.servers].map((s) => attempt(() => s.close())));
     await Promise.all([...state.exporters].map((e) => attempt(() => e.close())));
     await Promise.all([...state.pending].map((hook) => attempt(hook)));
@@ -200,6 +201,7 @@ async function run(timeoutMs: number, delayMs: number): Promise<ShutdownReport> 
   })();
   const outcome = await Promise.race([phases, deadline]);
   clearTimeout(timer);
+  clearTimeout(delay); // a delay longer than the deadline must not hold the process after it
   return { timedOut: outcome === 'timeout', failures };
 }
 

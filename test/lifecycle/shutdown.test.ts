@@ -35,6 +35,13 @@ describe('shutdown()', () => {
     expect(r.status).toBe(0);
   });
 
+  it('holds the process no longer than the deadline when delayMs is longer: it ends on its own right after', () => {
+    const started = Date.now();
+    const r = runFixture(FIXTURES, 'delay.mjs');
+    expect({ status: r.status, lines: r.lines, stderr: r.stderr }).toEqual({ status: 0, lines: [{ timedOut: true, failures: 0 }], stderr: '' });
+    expect(Date.now() - started).toBeLessThan(4000); // the delay asked for was 8 s
+  });
+
   it('resolves, never rejects, when a hook throws, counting it as a failure', () => {
     const r = runFixture(FIXTURES, 'deadline.mjs', 'throw');
     expect((r.lines[0] as { report: unknown }).report).toEqual({ timedOut: false, failures: 1 });
