@@ -8,6 +8,7 @@ export default defineConfig({
     index: 'src/index.ts',
     prometheus: 'src/prometheus.ts',
     statsd: 'src/statsd.ts',
+    push: 'src/push.ts',
     // Not in the exports map: the transport layer for the test fixtures that run built code.
     'internal/transport': 'src/internal/transport.ts',
   },

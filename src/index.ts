@@ -42,6 +42,7 @@ export { prometheus } from './exporters/prometheus/index.js';
 export { statsd } from './exporters/statsd/index.js';
 export { OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE } from './exporters/prometheus/format.js';
 export { handleShutdown, isReady, onShutdown, shutdown } from './lifecycle/shutdown.js';
+export { httpPush } from './exporters/push/index.js';
 export { ProbekitRangeError, ProbekitTypeError } from './util/validate.js';
 import './exporters/cluster-worker.js';
 
@@ -85,6 +86,7 @@ export type { ContextStore, RequestContext } from './errors/context.js';
 export type { ChildWatch, ErrorForwarding, WatchChildOptions } from './errors/child.js';
 export type { TextOptions } from './exporters/prometheus/index.js';
 export type { StatsdExporter, StatsdOptions, TagFormat } from './exporters/statsd/index.js';
+export type { PushExporter, PushFormat, PushOptions, PushOutcome, PushPayload, PushService } from './exporters/push/index.js';
 export type { ExpositionOptions, Source } from './exporters/prometheus/exposition.js';
 export type { MetricsHandler, MetricsServer, ServeOptions } from './exporters/prometheus/http.js';
 export type { ClusterOptions, GaugeMerge } from './exporters/prometheus/cluster.js';

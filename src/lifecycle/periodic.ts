@@ -18,6 +18,14 @@ export interface PeriodicOptions {
   readonly registry: Registry;
   /** Milliseconds between flushes; 0 flushes only when asked. */
   readonly intervalMs: number;
+  /**
+   * Spread of the flush times, as a fraction of the interval: the first flush comes at a
+   * random point of the first interval and each later one after `intervalMs × (1 ± jitter/2)`,
+   * so a fleet started together does not flush in lockstep. 0: a plain interval. @default 0
+   */
+  readonly jitter?: number;
+  /** Source of randomness for the jitter, in [0, 1). @default Math.random */
+  readonly random?: () => number;
   /** Called with every failure; an onError that throws is ignored. */
   readonly onError: ((error: Error) => void) | undefined;
   /** Sends what the registry holds now. May reject: the failure is reported, not thrown. */
@@ -31,7 +39,7 @@ export class PeriodicExporter implements Exporter {
   private readonly options: PeriodicOptions;
   private readonly errors: Counter<'exporter'>;
   private chain: Promise<void> = Promise.resolve();
-  private readonly timer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private readonly unregister: () => void;
   private closing: Promise<void> | undefined;
 
@@ -40,9 +48,22 @@ export class PeriodicExporter implements Exporter {
     this.errors = options.registry
       .selfCounter('probekit_exporter_errors', 'Exporter failures (scrape, send, serialisation), by exporter', ['exporter'])
       .labels({ exporter: options.name });
-    if (options.intervalMs > 0) {
+    const jitter = options.jitter ?? 0;
+    if (options.intervalMs > 0 && jitter === 0) {
       this.timer = setInterval(() => void this.run(), options.intervalMs);
       this.timer.unref();
+    } else if (options.intervalMs > 0) {
+      const random = options.random ?? Math.random;
+      const next = (first: boolean): void => {
+        const r = random();
+        const delay = first ? options.intervalMs * r : options.intervalMs * (1 - jitter / 2 + jitter * r);
+        this.timer = setTimeout(() => {
+          void this.run();
+          if (this.closing === undefined) next(false);
+        }, delay);
+        this.timer.unref();
+      };
+      next(true);
     }
     this.unregister = openExporter(this);
   }
@@ -77,7 +98,7 @@ export class PeriodicExporter implements Exporter {
   /** A final flush, then releases the exporter's resources and stops the timer. Idempotent; always resolves. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      if (this.timer !== undefined) clearInterval(this.timer);
+      if (this.timer !== undefined) clearTimeout(this.timer); // clears an interval too
       this.unregister();
       await this.run();
       try {

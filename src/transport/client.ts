@@ -37,6 +37,13 @@ export interface ClientOptions {
   readonly maxResponseBytes?: number;
   /** Called with the error of every failed attempt, retried or not; never thrown into the application. */
   readonly onError?: (error: Error) => void;
+  /** Statuses worth another attempt. @default 429, 502, 503 and 504 */
+  readonly retryOn?: (status: number) => boolean;
+  /**
+   * The agent to connect with (an `https.Agent` with a CA or client certificates). The
+   * client neither destroys nor configures it. @default a keep-alive agent of its own, one socket
+   */
+  readonly agent?: HttpAgent;
   /** Source of jitter in [0, 1). For tests. @default Math.random */
   readonly random?: () => number;
   /**
@@ -94,6 +101,15 @@ interface Job {
   readonly reject: (err: Error) => void;
 }
 
+/** The caller's retry predicate; one that throws means no retry. */
+function safeRetryOn(retryOn: (status: number) => boolean, status: number): boolean {
+  try {
+    return retryOn(status) === true;
+  } catch {
+    return false;
+  }
+}
+
 function coded(message: string, code: string): Error & { code: string } {
   return Object.assign(new Error(message), { code });
 }
@@ -130,6 +146,11 @@ const CLIENT_OPTIONS = {
   maxQueue: option(is.integer(0), 100),
   maxResponseBytes: option(is.integer(0), 1024 * 1024),
   onError: option(is.function<(error: Error) => void>()),
+  retryOn: option(is.function<(status: number) => boolean>(), (status: number) => RETRIED_STATUSES.has(status)),
+  agent: option((where, v): HttpAgent => {
+    if (v === null || typeof v !== 'object' || typeof (v as { destroy?: unknown }).destroy !== 'function') throw typeError(where, 'an http.Agent or https.Agent', v);
+    return v as HttpAgent;
+  }),
   random: option(is.function<() => number>(), Math.random),
   sleep: option(is.function<(ms: number) => Promise<void>>()),
 };
@@ -157,7 +178,10 @@ export function createClient(options: ClientOptions): HttpClient {
   const defaultHeaders = opts.headers;
 
   const https = base.protocol === 'https:';
-  const agent: HttpAgent = https ? new (nodeHttps().Agent)({ keepAlive: true, maxSockets: 1 }) : new (nodeHttp().Agent)({ keepAlive: true, maxSockets: 1 });
+  const ownAgent = opts.agent === undefined;
+  const agent: HttpAgent =
+    opts.agent ?? (https ? new (nodeHttps().Agent)({ keepAlive: true, maxSockets: 1 }) : new (nodeHttp().Agent)({ keepAlive: true, maxSockets: 1 }));
+  const retryOn = opts.retryOn;
   const send = https ? nodeHttps().request : nodeHttp().request;
   const basePath = base.pathname.replace(/\/+$/, '');
 
@@ -288,7 +312,7 @@ export function createClient(options: ClientOptions): HttpClient {
         await wait(backoff(n));
         continue;
       }
-      if (!RETRIED_STATUSES.has(res.status) || n >= retries) return res;
+      if (!safeRetryOn(retryOn, res.status) || n >= retries) return res;
       let delay = backoff(n);
       if (res.status === 429 || res.status === 503) {
         const after = retryAfterMs(res.headers['retry-after']);
@@ -334,7 +358,7 @@ export function createClient(options: ClientOptions): HttpClient {
       closed = true;
       for (const job of queue.splice(0)) job.reject(closedError());
       closing.abort();
-      agent.destroy();
+      if (ownAgent) agent.destroy();
     },
   };
 }
