@@ -9,6 +9,7 @@ import { GROUPS, probeCases } from './probes.bench.mjs';
 import { ERROR_GROUPS, errorCases } from './errors.bench.mjs';
 import { longestBlock, scrapeRows } from './scrape.bench.mjs';
 import { statsdRows } from './statsd.bench.mjs';
+import { pushRows } from './push.bench.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const record = process.argv.includes('--record');
@@ -155,6 +156,18 @@ const sections = [];
   const statsdTable = lines.join('\n');
   console.log(`## StatsD\n\n${statsdTable}\n`);
   sections.push(['StatsD over loopback UDP (sink in its own process, default socket buffer)', statsdTable]);
+}
+
+{
+  const rows = await pushRows();
+  const lines = ['| implementation | median ms/push | min–max | × prom-client | bytes/push | bytes × prom-client |', '|---|---:|---:|---:|---:|---:|'];
+  for (const r of rows) {
+    const first = r.impl.startsWith('prom-client');
+    lines.push(`| ${r.impl} | ${r.median.toFixed(1)} | ${r.min.toFixed(1)}–${r.max.toFixed(1)} | ${first ? '1 (baseline)' : `${r.ratio.toFixed(2)}×`} | ${r.bytes} | ${first ? '1 (baseline)' : `${r.bytesRatio.toFixed(3)}×`} |`);
+  }
+  const pushTable = lines.join('\n');
+  console.log(`## HTTP push\n\n${pushTable}\n`);
+  sections.push(['HTTP push of the 10k-series registry (POST, text format, to an HTTP sink in its own process)', pushTable]);
 }
 
 {

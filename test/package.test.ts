@@ -100,11 +100,11 @@ function entries(): string[] {
 }
 
 describe('Every entry of the exports map', () => {
-  it('is the root, probekit/prometheus and probekit/statsd today', () => {
-    expect(entries()).toEqual(['probekit', 'probekit/prometheus', 'probekit/statsd']);
+  it('is the root, probekit/prometheus, probekit/statsd and probekit/push today', () => {
+    expect(entries()).toEqual(['probekit', 'probekit/prometheus', 'probekit/statsd', 'probekit/push']);
   });
 
-  it.each(['probekit', 'probekit/prometheus', 'probekit/statsd'])('%s works with import and require, both giving one module instance', (entry) => {
+  it.each(['probekit', 'probekit/prometheus', 'probekit/statsd', 'probekit/push'])('%s works with import and require, both giving one module instance', (entry) => {
     const program = [
       "import { createRequire } from 'node:module';",
       `const a = await import(${JSON.stringify(entry)});`,
@@ -121,10 +121,11 @@ describe('Every entry of the exports map', () => {
       "import * as root from 'probekit';",
       "import { prometheus } from 'probekit/prometheus';",
       "import { statsd } from 'probekit/statsd';",
-      'console.log(prometheus === root.prometheus, statsd === root.statsd);',
+      "import { httpPush } from 'probekit/push';",
+      'console.log(prometheus === root.prometheus, statsd === root.statsd, httpPush === root.httpPush);',
     ].join('\n');
     const run = node(['--input-type=module', '-e', program]);
-    expect({ stderr: run.stderr, stdout: run.stdout }).toEqual({ stderr: '', stdout: 'true true\n' });
+    expect({ stderr: run.stderr, stdout: run.stdout }).toEqual({ stderr: '', stdout: 'true true true\n' });
   });
 
   it('keeps the internal transport bundle out of reach by package name', () => {
@@ -225,6 +226,7 @@ describe('The published types', () => {
 import { createProbe, notify, prometheus, statsd, errorDomain, context, shutdown, type ErrorRecord, type ShutdownReport } from 'probekit';
 import { prometheus as promEntry, type MetricsServer } from 'probekit/prometheus';
 import { statsd as statsdEntry, type StatsdExporter } from 'probekit/statsd';
+import { httpPush, type PushOutcome } from 'probekit/push';
 const p = createProbe();
 const c = p.counter({ name: 'c', labels: ['route'] });
 c.labels({ route: '/' }).inc();
@@ -245,7 +247,8 @@ depth.labels({ queue: 'sms' }).set(1);
 const server: Promise<MetricsServer> = promEntry.serve({ port: 0, registry: p });
 const exporter: StatsdExporter = statsdEntry({ registry: p, flushInterval: 0 });
 const report: Promise<ShutdownReport> = shutdown({ timeoutMs: 100 });
-export { p99, r, server, exporter, report };
+const pushed: Promise<PushOutcome> = httpPush({ url: 'http://127.0.0.1:9091', job: 'j', grouping: 'process', registry: p }).push();
+export { p99, r, server, exporter, report, pushed };
 `;
   // Each case must fail to compile at its marked line: tsc reports an unused
   // expect-error directive for a misuse that compiles.

@@ -21,8 +21,9 @@ interface Received {
 }
 
 /** A local endpoint that answers each request as the next scripted behaviour says (then 'ok'), recording what came and how many overlapped. */
-async function faultServer(script: Behaviour[] = []): Promise<{ url: string; received: Received[]; maxInFlight: () => number; close: () => Promise<void> }> {
+async function faultServer(script: Behaviour[] = []): Promise<{ url: string; received: Received[]; maxInFlight: () => number; connections: () => number; close: () => Promise<void> }> {
   const received: Received[] = [];
+  let connections = 0;
   let inFlight = 0;
   let maxInFlight = 0;
   const server: Server = createServer((req, res) => {
@@ -53,12 +54,14 @@ async function faultServer(script: Behaviour[] = []): Promise<{ url: string; rec
       res.end(status === 400 ? 'pushed metrics are invalid or inconsistent with existing metrics' : '');
     });
   });
+  server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
     received,
     maxInFlight: () => maxInFlight,
+    connections: () => connections,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -170,6 +173,13 @@ describe('httpPush() to a Pushgateway', () => {
     c.inc(4);
     await pusher.close();
     expect(s.received.map((r) => /^jobs_total (\d+)$/m.exec(r.body)?.[1])).toEqual(['1', '5']);
+  });
+
+  it('pushes 20 times over one keep-alive connection, so frequent pushes do not pile up sockets', async () => {
+    const s = await server();
+    const pusher = start({ url: s.url, job: 'j', registry: registry() });
+    for (let i = 0; i < 20; i++) expect((await pusher.push()).ok).toBe(true);
+    expect([s.received.length, s.connections()]).toEqual([20, 1]);
   });
 
   it('gzips the body when asked', async () => {
