@@ -162,6 +162,20 @@ describe('Every entry of the exports map', () => {
     });
   });
 
+  it('loads no prom-client when any entry the installed map lists is imported', () => {
+    const loaded: Record<string, string> = {};
+    for (const entry of entries()) {
+      const program = [
+        "import { createRequire } from 'node:module';",
+        `await import(${JSON.stringify(entry)});`,
+        "console.log(Object.keys(createRequire(import.meta.url).cache).filter((k) => k.includes('node_modules/prom-client/')).length);",
+      ].join('\n');
+      const run = node(['--input-type=module', '-e', program]);
+      loaded[entry] = run.stderr + run.stdout;
+    }
+    expect(loaded).toEqual(Object.fromEntries(entries().map((e) => [e, '0\n'])));
+  });
+
   it('loads no prom-client on import, and loads it once its default metrics are asked for', () => {
     const program = [
       "import { createRequire } from 'node:module';",
