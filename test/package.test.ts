@@ -100,20 +100,32 @@ function entries(): string[] {
 }
 
 describe('Every entry of the exports map', () => {
-  it('is the root, probekit/prometheus, probekit/statsd and probekit/push today', () => {
-    expect(entries()).toEqual(['probekit', 'probekit/prometheus', 'probekit/statsd', 'probekit/push']);
+  it('includes the root, probekit/prometheus, probekit/statsd and probekit/push', () => {
+    expect(entries()[0]).toBe('probekit');
+    expect(entries()).toEqual(expect.arrayContaining(['probekit', 'probekit/prometheus', 'probekit/statsd', 'probekit/push']));
   });
 
-  it.each(['probekit', 'probekit/prometheus', 'probekit/statsd', 'probekit/push'])('%s works with import and require, both giving one module instance', (entry) => {
-    const program = [
-      "import { createRequire } from 'node:module';",
-      `const a = await import(${JSON.stringify(entry)});`,
-      `const b = createRequire(import.meta.url)(${JSON.stringify(entry)});`,
-      'const names = Object.keys(a).sort();',
-      'console.log(JSON.stringify({ names: names.length > 0, same: names.every((k) => a[k] === b[k]) }));',
-    ].join('\n');
-    const run = node(['--no-warnings=ExperimentalWarning', '--input-type=module', '-e', program]);
-    expect({ stderr: run.stderr, stdout: run.stdout }).toEqual({ stderr: '', stdout: '{"names":true,"same":true}\n' });
+  // One process per entry of the installed map, so an entry added later is checked here
+  // without a new test: import and require both load it, quietly, as one module instance.
+  it('works with import and require, both giving one module instance, for each entry the installed map lists', () => {
+    const results: Record<string, { stderr: string; stdout: string }> = {};
+    for (const entry of entries()) {
+      const program = [
+        "import { createRequire } from 'node:module';",
+        `const a = await import(${JSON.stringify(entry)});`,
+        `const b = createRequire(import.meta.url)(${JSON.stringify(entry)});`,
+        'const names = Object.keys(a).sort();',
+        'console.log(JSON.stringify({',
+        '  sameNames: JSON.stringify(names) === JSON.stringify(Object.keys(b).sort()),',
+        "  anObject: names.some((k) => (typeof a[k] === 'function' || typeof a[k] === 'object') && a[k] !== null),",
+        '  same: names.every((k) => a[k] === b[k]),',
+        '}));',
+      ].join('\n');
+      const run = node(['--no-warnings=ExperimentalWarning', '--input-type=module', '-e', program]);
+      results[entry] = { stderr: run.stderr, stdout: run.stdout };
+    }
+    const ok = { stderr: '', stdout: '{"sameNames":true,"anObject":true,"same":true}\n' };
+    expect(results).toEqual(Object.fromEntries(entries().map((e) => [e, ok])));
   });
 
   it('gives the subpath exporters as the very objects the root exports', () => {
@@ -128,10 +140,41 @@ describe('Every entry of the exports map', () => {
     expect({ stderr: run.stderr, stdout: run.stdout }).toEqual({ stderr: '', stdout: 'true true true\n' });
   });
 
-  it('keeps the internal transport bundle out of reach by package name', () => {
-    const run = node(['--input-type=module', '-e', "await import('probekit/internal/transport.js')"]);
-    expect(run.stderr).toContain('ERR_PACKAGE_PATH_NOT_EXPORTED');
-    expect(run.status).toBe(1);
+  it('keeps the internal transport bundle out of reach by package name, for import and require, though the file ships', () => {
+    expect(files).toContain('dist/internal/transport.js');
+    const program = [
+      "import { createRequire } from 'node:module';",
+      'const require = createRequire(import.meta.url);',
+      'const codes = [];',
+      "for (const spec of ['probekit/internal/transport', 'probekit/internal/transport.js', 'probekit/dist/internal/transport.js']) {",
+      '  try { await import(spec); codes.push(`import ${spec}: loaded`); } catch (e) { codes.push(`import ${spec}: ${e.code}`); }',
+      '  try { require(spec); codes.push(`require ${spec}: loaded`); } catch (e) { codes.push(`require ${spec}: ${e.code}`); }',
+      '}',
+      "console.log(codes.join('\\n'));",
+    ].join('\n');
+    const run = node(['--no-warnings=ExperimentalWarning', '--input-type=module', '-e', program]);
+    const code = 'ERR_PACKAGE_PATH_NOT_EXPORTED';
+    expect({ stderr: run.stderr, stdout: run.stdout }).toEqual({
+      stderr: '',
+      stdout: ['probekit/internal/transport', 'probekit/internal/transport.js', 'probekit/dist/internal/transport.js']
+        .flatMap((spec) => [`import ${spec}: ${code}`, `require ${spec}: ${code}`])
+        .map((l) => `${l}\n`)
+        .join(''),
+    });
+  });
+
+  it('loads no prom-client when any entry the installed map lists is imported', () => {
+    const loaded: Record<string, string> = {};
+    for (const entry of entries()) {
+      const program = [
+        "import { createRequire } from 'node:module';",
+        `await import(${JSON.stringify(entry)});`,
+        "console.log(Object.keys(createRequire(import.meta.url).cache).filter((k) => k.includes('node_modules/prom-client/')).length);",
+      ].join('\n');
+      const run = node(['--input-type=module', '-e', program]);
+      loaded[entry] = run.stderr + run.stdout;
+    }
+    expect(loaded).toEqual(Object.fromEntries(entries().map((e) => [e, '0\n'])));
   });
 
   it('loads no prom-client on import, and loads it once its default metrics are asked for', () => {
@@ -194,25 +237,43 @@ describe('Several installed copies', () => {
 
   it('stay apart across major versions, and the copy loaded second warns once', () => {
     library('other-major-lib');
-    // Make that copy another major: the bundled shared-state key (src/util/shared.ts, MAJOR).
+    // Make that copy major 1. The bundle inlines MAJOR (src/util/shared.ts) twice: in the
+    // shared-state key and in the warning's text. Each must be found exactly once, or the
+    // bundle changed shape and this patch needs updating.
     const chunks = join(dir, 'node_modules/other-major-lib/node_modules/probekit/dist/chunks');
-    let replaced = 0;
+    const patches: Array<[string, string]> = [
+      ['const key = String(0);', 'const key = String(1);'],
+      ['`probekit: probekit 0.x and ${', '`probekit: probekit 1.x and ${'],
+    ];
+    const found = patches.map(() => 0);
     for (const f of readdirSync(chunks).filter((n) => n.endsWith('.js'))) {
-      const text = readFileSync(join(chunks, f), 'utf8');
-      const parts = text.split('const key = String(0);');
-      if (parts.length === 1) continue;
-      replaced += parts.length - 1;
-      writeFileSync(join(chunks, f), parts.join('const key = String(1);'));
+      let text = readFileSync(join(chunks, f), 'utf8');
+      patches.forEach(([from, to], i) => {
+        const parts = text.split(from);
+        found[i] = (found[i] ?? 0) + parts.length - 1;
+        text = parts.join(to);
+      });
+      writeFileSync(join(chunks, f), text);
     }
-    expect(replaced).toBe(1); // the bundle changed shape if not: update this patch
+    expect(found).toEqual([1, 1]);
     const program = [
-      "import { probe } from 'probekit';",
+      "import { probe, prometheus } from 'probekit';",
       "const lib = await import('other-major-lib');",
-      'console.log(probe === lib.probe);',
+      "const libCopy = await import('./node_modules/other-major-lib/node_modules/probekit/dist/index.js');",
+      'const line = (body) => body.match(/^other_major_lib_jobs_total .*$/m)?.[0] ?? null;',
+      'console.log(JSON.stringify({',
+      '  same: probe === lib.probe,',
+      '  libCopyIsLibs: libCopy.probe === lib.probe,',
+      '  inApp: line(await prometheus.text()),',
+      '  inLib: line(await libCopy.prometheus.text()),',
+      '}));',
     ].join('\n');
     const run = node(['--input-type=module', '-e', program]);
-    expect(run.stdout).toBe('false\n');
-    expect(run.stderr.split('\n').filter((l) => l.includes('PROBEKIT_VERSION_SPLIT'))).toHaveLength(1);
+    expect(run.stdout).toBe(`${JSON.stringify({ same: false, libCopyIsLibs: true, inApp: null, inLib: 'other_major_lib_jobs_total 3' })}\n`);
+    const lines = run.stderr.split('\n').filter((l) => l.includes('PROBEKIT_VERSION_SPLIT'));
+    expect(lines).toHaveLength(1);
+    // "1.x and 0.x": the patched copy, loaded second, is the one that saw the other major.
+    expect(lines[0]).toMatch(/^\(node:\d+\) \[PROBEKIT_VERSION_SPLIT\] Warning: probekit: probekit 1\.x and 0\.x are both loaded in this process;/);
   });
 });
 
