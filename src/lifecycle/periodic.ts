@@ -32,6 +32,13 @@ export interface PeriodicOptions {
   readonly send: () => Promise<void>;
   /** Releases what the exporter holds, after the final flush. May reject. */
   readonly release: () => Promise<void> | void;
+  /** Called first thing in `close()`, before the final flush (an exporter whose last send differs). */
+  readonly closing?: () => void;
+  /**
+   * Bound on `close()`'s final flush: after `ms`, `abort()` is called (the flush then
+   * fails and is reported) and `close()` resolves. @default no bound of its own
+   */
+  readonly closeDeadline?: { readonly ms: number; readonly abort: () => void };
 }
 
 /** A running periodic exporter; see the module comment. */
@@ -98,9 +105,31 @@ export class PeriodicExporter implements Exporter {
   /** A final flush, then releases the exporter's resources and stops the timer. Idempotent; always resolves. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      try {
+        this.options.closing?.();
+      } catch (err) {
+        this.fail(err);
+      }
       if (this.timer !== undefined) clearTimeout(this.timer); // clears an interval too
       this.unregister();
-      await this.run();
+      const final = this.run();
+      const bound = this.options.closeDeadline;
+      if (bound === undefined) await final;
+      else {
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            try {
+              bound.abort();
+            } catch (err) {
+              this.fail(err);
+            }
+            resolve();
+          }, bound.ms);
+        });
+        await Promise.race([final, deadline]);
+        clearTimeout(timer);
+      }
       try {
         await this.options.release();
       } catch (err) {

@@ -182,6 +182,19 @@ describe('httpPush() to a Pushgateway', () => {
     expect([s.received.length, s.connections()]).toEqual([20, 1]);
   });
 
+  it('bounds close() by closeTimeout when the last push hangs, and counts that push as failed', async () => {
+    const s = await server(['hang', 'hang', 'hang']);
+    const failures: Error[] = [];
+    const pusher = httpPush({ url: s.url, job: 'j', interval: 0, timeout: 10_000, closeTimeout: 200, registry: registry(), onError: (e) => failures.push(e) });
+    const started = Date.now();
+    await pusher.close();
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(190);
+    expect(took).toBeLessThan(2000);
+    await new Promise((r) => setTimeout(r, 20)); // the aborted attempt settles
+    expect(failures.map((e) => (e as NodeJS.ErrnoException).code)).toEqual(['PROBEKIT_CLOSED']);
+  });
+
   it('gzips the body when asked', async () => {
     const s = await server();
     const p = registry();
@@ -320,7 +333,27 @@ describe('httpPush() options', () => {
   });
 });
 
+/** Runs a fixture asynchronously (the endpoint answers from this process). */
+async function runChild(fixture: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL(`./fixtures/${fixture}`, import.meta.url)), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  const status = await new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  clearTimeout(kill);
+  return { status, stdout, stderr };
+}
+
 describe('A process that pushes', () => {
+  it('deletes its group on shutdown() as on close(), with deleteOnClose', async () => {
+    const s = await server();
+    const r = await runChild('push-shutdown.mjs', [s.url]);
+    expect(r).toEqual({ status: 0, stdout: '{"timedOut":false,"failures":0}\n', stderr: '' });
+    expect(s.received.map((x) => `${x.method} ${x.url}`)).toEqual(['PUT /metrics/job/j', 'DELETE /metrics/job/j']);
+  });
+
   it('exits promptly after close(), the keep-alive connection closed with it', async () => {
     const s = await server();
     const fixture = fileURLToPath(new URL('./fixtures/push-close.mjs', import.meta.url));

@@ -59,6 +59,8 @@ export interface PushOptions {
   readonly agent?: Agent;
   /** Gzip the body. @default false */
   readonly gzip?: boolean;
+  /** Bound on `close()`'s last push (or DELETE), retries included, in ms; then the push is aborted and counted as failed. @default `timeout` */
+  readonly closeTimeout?: number;
   /** On `close()`, DELETE the group from the Pushgateway instead of pushing a last time. @default false */
   readonly deleteOnClose?: boolean;
   /** JSON: who pushes. @default the package.json name in the working directory (or the script's name), and the hostname */
@@ -113,6 +115,7 @@ const PUSH_OPTIONS = {
   headers: option(is.stringRecord, {}),
   agent: option(is.any),
   gzip: option(is.boolean, false),
+  closeTimeout: option(is.integer(1)),
   deleteOnClose: option(is.boolean, false),
   service: option((where, v): { name?: string; instance?: string } => {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw typeError(where, 'an object with name and instance strings', v);
@@ -263,14 +266,17 @@ export function httpPush(options: PushOptions): PushExporter {
       unsubscribe?.();
       client.close();
     },
+    // close(), shutdown() and a crash exit alike: the last send is the DELETE with
+    // deleteOnClose, and it has closeTimeout, retries included, before the client aborts it.
+    closing: () => {
+      closing = true;
+    },
+    closeDeadline: { ms: opts.closeTimeout ?? opts.timeout, abort: () => client.close() },
   });
 
   return {
     push: () => exporter.flush().then(() => last),
     flush: () => exporter.flush(),
-    close: () => {
-      closing = true;
-      return exporter.close();
-    },
+    close: () => exporter.close(),
   };
 }
