@@ -130,6 +130,13 @@ describe('httpPush() to a Pushgateway', () => {
     expect(s.received[0]?.url).toBe(`/gateway/metrics/job/report/instance/${encodeURIComponent(hostname())}/pid/${process.pid}`);
   });
 
+  it("keeps the URL's query string on every push (an API key)", async () => {
+    const s = await server();
+    const pusher = start({ url: `${s.url}/ingest?key=abc`, format: 'json', registry: registry() });
+    await pusher.push();
+    expect(s.received[0]?.url).toBe('/ingest?key=abc');
+  });
+
   it('sends basic auth from the URL user info (not the URL itself) and the headers given', async () => {
     const s = await server();
     const url = s.url.replace('http://', 'http://us%40er:p%3Ass@');
@@ -328,6 +335,8 @@ describe('httpPush() options', () => {
     { what: 'a negative interval', options: { url: 'http://127.0.0.1:1', job: 'j', interval: -1 }, type: RangeError, code: 'PROBEKIT_OUT_OF_RANGE', option: 'interval' },
     { what: 'timeout 0', options: { url: 'http://127.0.0.1:1', job: 'j', timeout: 0 }, type: RangeError, code: 'PROBEKIT_OUT_OF_RANGE', option: 'timeout' },
     { what: 'an unknown option', options: { url: 'http://127.0.0.1:1', job: 'j', gateway: 'x' }, type: TypeError, code: 'PROBEKIT_UNKNOWN_OPTION', option: 'gateway' },
+    { what: 'a header value with a line break', options: { url: 'http://127.0.0.1:1', job: 'j', headers: { 'X-A': 'a\r\nX-Evil: 1' } }, type: TypeError, code: 'PROBEKIT_INVALID_OPTION', option: 'headers.X-A' },
+    { what: 'a header name with a space', options: { url: 'http://127.0.0.1:1', job: 'j', headers: { 'X A': 'a' } }, type: TypeError, code: 'PROBEKIT_INVALID_OPTION', option: 'headers.X A' },
   ])('throws for $what', ({ options, type, code, option }) => {
     expectError(thrown(() => httpPush(bad(options))), { type, code, option });
   });

@@ -16,6 +16,7 @@ import type { Exporter } from '../../lifecycle/shutdown.js';
 import { defaultRegistry, isRegistry, type Registry } from '../../probes/probe.js';
 import type { Probe } from '../../probes/types.js';
 import { type ClientResponse, createClient } from '../../transport/client.js';
+import { nodeHttp } from '../../util/lazy.js';
 import { checkString, is, option, parseOptions, required, typeError } from '../../util/validate.js';
 import { TEXT_CONTENT_TYPE } from '../prometheus/format.js';
 import { Exposition } from '../prometheus/exposition.js';
@@ -112,7 +113,18 @@ const PUSH_OPTIONS = {
   interval: option(is.integer(0), 10_000),
   timeout: option(is.integer(1), 5000),
   retries: option(is.integer(0, 10), 3),
-  headers: option(is.stringRecord, {}),
+  headers: option((where, v): Readonly<Record<string, string>> => {
+    const headers = is.stringRecord(where, v);
+    for (const [name, value] of Object.entries(headers)) {
+      try {
+        nodeHttp().validateHeaderName(name);
+        nodeHttp().validateHeaderValue(name, value);
+      } catch {
+        throw typeError(`${where.replace(/"$/, '')}.${name}"`, 'a valid HTTP header (a token name, a value without line breaks)', value);
+      }
+    }
+    return headers;
+  }, {}),
   agent: option(is.any),
   gzip: option(is.boolean, false),
   closeTimeout: option(is.integer(1)),
@@ -177,7 +189,8 @@ export function httpPush(options: PushOptions): PushExporter {
     url.password = '';
   }
   const basePath = url.pathname.replace(/\/+$/, '');
-  const path = opts.format === 'prometheus' ? `${basePath}${groupPath(opts.job as string, grouping)}` : basePath === '' ? '/' : url.pathname;
+  // A query string in the URL (an API key) is kept on every request.
+  const path = `${opts.format === 'prometheus' ? `${basePath}${groupPath(opts.job as string, grouping)}` : basePath === '' ? '/' : url.pathname}${url.search}`;
   const origin = url.origin;
 
   const dropped = registry
