@@ -125,19 +125,22 @@ function retryAfterMs(header: string | string[] | undefined): number | undefined
   return Number(value) * 1000;
 }
 
+/** Checks an absolute `http:` or `https:` URL option and returns it parsed. */
+export function checkHttpUrl(where: string, value: unknown): URL {
+  const text = checkString(where, value);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw typeError(where, 'an absolute http: or https: URL', text);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw typeError(where, 'an absolute http: or https: URL', text);
+  return url;
+}
+
 /** Every option of {@link createClient}, its check and its default. */
 const CLIENT_OPTIONS = {
-  url: required((where, v): URL => {
-    const text = checkString(where, v);
-    let url: URL;
-    try {
-      url = new URL(text);
-    } catch {
-      throw typeError(where, 'an absolute http: or https: URL', text);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw typeError(where, 'an absolute http: or https: URL', text);
-    return url;
-  }),
+  url: required(checkHttpUrl),
   timeoutMs: option(is.integer(1), 10_000),
   retries: option(is.integer(0), 3),
   backoffMs: option(is.integer(0), 200),

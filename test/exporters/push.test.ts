@@ -365,18 +365,8 @@ describe('A process that pushes', () => {
 
   it('exits promptly after close(), the keep-alive connection closed with it', async () => {
     const s = await server();
-    const fixture = fileURLToPath(new URL('./fixtures/push-close.mjs', import.meta.url));
     const started = Date.now();
-    // Asynchronously: the endpoint answers from this process.
-    const child = spawn(process.execPath, [fixture, s.url], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    const status = await new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    clearTimeout(kill);
-    expect({ status, stdout, stderr }).toEqual({ status: 0, stdout: 'pushed 200\n', stderr: '' });
+    expect(await runChild('push-close.mjs', [s.url])).toEqual({ status: 0, stdout: 'pushed 200\n', stderr: '' });
     expect(Date.now() - started).toBeLessThan(3000);
   });
 });

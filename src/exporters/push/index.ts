@@ -15,9 +15,9 @@ import { PeriodicExporter } from '../../lifecycle/periodic.js';
 import type { Exporter } from '../../lifecycle/shutdown.js';
 import { defaultRegistry, isRegistry, type Registry } from '../../probes/probe.js';
 import type { Probe } from '../../probes/types.js';
-import { type ClientResponse, createClient } from '../../transport/client.js';
+import { checkHttpUrl, type ClientResponse, createClient } from '../../transport/client.js';
 import { nodeHttp } from '../../util/lazy.js';
-import { checkString, is, option, parseOptions, required, typeError } from '../../util/validate.js';
+import { is, option, parseOptions, required, typeError } from '../../util/validate.js';
 import { TEXT_CONTENT_TYPE } from '../prometheus/format.js';
 import { Exposition } from '../prometheus/exposition.js';
 import { Outbox, PAYLOAD_VERSION, type PushPayload, type PushService } from './json.js';
@@ -95,17 +95,7 @@ export interface PushExporter extends Exporter {
 }
 
 const PUSH_OPTIONS = {
-  url: required((where, v): URL => {
-    const text = checkString(where, v);
-    let url: URL;
-    try {
-      url = new URL(text);
-    } catch {
-      throw typeError(where, 'an absolute http: or https: URL', text);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw typeError(where, 'an absolute http: or https: URL', text);
-    return url;
-  }),
+  url: required(checkHttpUrl),
   format: option(is.oneOf(['prometheus', 'json'] as const), 'prometheus'),
   job: option(is.nonEmpty),
   grouping: option((where, v): 'host' | 'process' | Readonly<Record<string, string>> => (v === 'host' || v === 'process' ? v : checkGrouping(where, v)), 'host'),
