@@ -288,6 +288,8 @@ import { createProbe, notify, prometheus, statsd, errorDomain, context, shutdown
 import { prometheus as promEntry, type MetricsServer } from 'probekit/prometheus';
 import { statsd as statsdEntry, type StatsdExporter } from 'probekit/statsd';
 import { httpPush, type PushOutcome } from 'probekit/push';
+import { instrumentServer, type ServerInstrumentation } from 'probekit/http';
+import { createServer } from 'node:http';
 const p = createProbe();
 const c = p.counter({ name: 'c', labels: ['route'] });
 c.labels({ route: '/' }).inc();
@@ -309,7 +311,8 @@ const server: Promise<MetricsServer> = promEntry.serve({ port: 0, registry: p })
 const exporter: StatsdExporter = statsdEntry({ registry: p, flushInterval: 0 });
 const report: Promise<ShutdownReport> = shutdown({ timeoutMs: 100 });
 const pushed: Promise<PushOutcome> = httpPush({ url: 'http://127.0.0.1:9091', job: 'j', grouping: 'process', registry: p }).push();
-export { p99, r, server, exporter, report, pushed };
+const instrumented: ServerInstrumentation = instrumentServer(createServer(), { registry: p, route: (req) => req.url, naming: 'classic' });
+export { p99, r, server, exporter, report, pushed, instrumented };
 `;
   // Each case must fail to compile at its marked line: tsc reports an unused
   // expect-error directive for a misuse that compiles.

@@ -1,0 +1,244 @@
+/**
+ * The request-instrumentation core every adapter (node:http now; Express and Seneca next)
+ * uses. Adapters only find the route. The core gives each request a context (request id,
+ * method, route) so `notify()` and error domains inside the handler carry it; records
+ * RED metrics named by the OpenTelemetry HTTP conventions (or the classic
+ * express-prom-bundle names); ends the duration at the response's `finish`, or at `close`
+ * when the client went away (status 499, `error_type="aborted"`, recorded once); and
+ * never lets a URL become a label value: a request without a route template gets one
+ * constant route.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { context } from '../errors/context.js';
+import { defaultRegistry, isRegistry, type Registry } from '../probes/probe.js';
+import type { Counter, Histogram } from '../probes/types.js';
+import { isLabelName } from '../probes/names.js';
+import { nodeCrypto } from '../util/lazy.js';
+import { is, option, parseOptions, type Schema, typeError } from '../util/validate.js';
+
+/** The route of every request no route template matched: one series, whatever the URL. */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+/** The OpenTelemetry HTTP semantic conventions' duration buckets, in seconds. */
+export const OTEL_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+/** Methods kept as they are; any other becomes `_OTHER` (a scanner's method cannot make a series). */
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+
+/** A request id taken from `X-Request-Id`: at most 128 characters, none that could break a log line or a header. */
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._~:@/+=-]{1,128}$/;
+
+/** Names of the metrics: OpenTelemetry's HTTP conventions, or express-prom-bundle's. */
+export type HttpNaming = 'otel' | 'classic';
+
+/** Options every HTTP instrumentation takes. */
+export interface HttpMetricsOptions {
+  /** `otel`: `http_server_request_duration_seconds` and `http_server_active_requests`; `classic`: `http_request_duration_seconds{method, path, status_code}`. @default 'otel' */
+  readonly naming?: HttpNaming;
+  /** Duration buckets in seconds. @default OpenTelemetry's [0.005 … 10] */
+  readonly buckets?: readonly number[];
+  /** Requests to leave out (health checks): `true` skips the request. @default none */
+  readonly skip?: (req: IncomingMessage) => boolean;
+  /** Paths (without the query) to leave out, exactly or by pattern. @default [] */
+  readonly excludePaths?: ReadonlyArray<string | RegExp>;
+  /** Static labels added to every series (`{ service: 'api' }`). @default {} */
+  readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * The route of a request the adapter found no template for; its result must come from a
+   * small set (you map URLs to it). @default every such request is `unmatched`
+   */
+  readonly normalizePath?: (req: IncomingMessage) => string | undefined;
+  /** Record `2xx`, `4xx`… instead of the exact status, for a tight series budget. @default false */
+  readonly statusClass?: boolean;
+  /** Registry to record into. @default the default `probe` */
+  readonly registry?: unknown;
+}
+
+const OPTIONS = {
+  naming: option(is.oneOf(['otel', 'classic'] as const), 'otel'),
+  buckets: option(is.any),
+  skip: option(is.function<(req: IncomingMessage) => boolean>()),
+  excludePaths: option((where, v): ReadonlyArray<string | RegExp> => {
+    if (!Array.isArray(v)) throw typeError(where, 'an array of paths and regular expressions', v);
+    for (const p of v) if (typeof p !== 'string' && !(p instanceof RegExp)) throw typeError(`${where.replace(/"$/, '')}[]"`, 'a path or a RegExp', p);
+    return v as ReadonlyArray<string | RegExp>;
+  }, []),
+  labels: option((where, v): Readonly<Record<string, string>> => {
+    const labels = is.stringRecord(where, v);
+    for (const name of Object.keys(labels)) if (!isLabelName(name)) throw typeError(`${where.replace(/"$/, '')}.${name}"`, 'a label name matching [a-zA-Z_][a-zA-Z0-9_]*', name);
+    return labels;
+  }, {}),
+  normalizePath: option(is.function<(req: IncomingMessage) => string | undefined>()),
+  statusClass: option(is.boolean, false),
+  registry: option((where, v): Registry => {
+    if (!isRegistry(v)) throw typeError(where, 'a probekit registry (probe, createProbe())', v);
+    return v;
+  }),
+};
+
+/** Marks a request some instrumentation already counts: another one seeing it stays out. */
+const COUNTED = Symbol.for('probekit.http.counted');
+
+/** What the core keeps per request until it ends. */
+interface Pending {
+  readonly start: number;
+  readonly method: string;
+  readonly scheme: string;
+  route: string;
+  errorType: string;
+  done: boolean;
+}
+
+/** The context store of an instrumented request: `context.get('requestId')` inside a handler. */
+export interface HttpRequestContext {
+  requestId: string;
+  method: string;
+  route: string;
+}
+
+/** One configured instrumentation: the metrics, and begin/route/fail per request. */
+export class HttpInstrumentation {
+  private readonly duration: Histogram<string, never>;
+  private readonly active: Counter<string> | undefined;
+  private readonly naming: HttpNaming;
+  private readonly skip: ((req: IncomingMessage) => boolean) | undefined;
+  private readonly exclude: ReadonlyArray<string | RegExp>;
+  private readonly staticLabels: Readonly<Record<string, string>>;
+  private readonly normalizePath: ((req: IncomingMessage) => string | undefined) | undefined;
+  private readonly statusClass: boolean;
+  private readonly pending = new WeakMap<IncomingMessage, Pending>();
+
+  constructor(where: string, options: HttpMetricsOptions = {}, extra: Schema = {}) {
+    const opts = parseOptions(where, { ...OPTIONS, ...extra }, options);
+    const registry = opts.registry ?? defaultRegistry;
+    this.naming = opts.naming;
+    this.skip = opts.skip;
+    this.exclude = opts.excludePaths;
+    this.staticLabels = opts.labels;
+    this.normalizePath = opts.normalizePath;
+    this.statusClass = opts.statusClass;
+    const fixed = Object.keys(opts.labels);
+    const buckets = (opts.buckets as readonly number[] | undefined) ?? OTEL_BUCKETS;
+    if (this.naming === 'otel') {
+      this.duration = registry.histogram({
+        name: 'http_server_request_duration',
+        unit: 's',
+        help: 'Duration of HTTP server requests',
+        buckets,
+        labels: ['http_request_method', 'url_scheme', 'http_route', 'http_response_status_code', 'error_type', ...fixed],
+      }) as unknown as Histogram<string, never>;
+      this.active = registry.counter({
+        name: 'http_server_active_requests',
+        help: 'HTTP server requests in flight',
+        labels: ['http_request_method', 'url_scheme', ...fixed],
+      }) as unknown as Counter<string>;
+    } else {
+      this.duration = registry.histogram({
+        name: 'http_request_duration',
+        unit: 's',
+        help: 'Duration of HTTP requests',
+        buckets,
+        labels: ['method', 'path', 'status_code', ...fixed],
+      }) as unknown as Histogram<string, never>;
+      this.active = undefined;
+    }
+  }
+
+  /**
+   * Starts instrumenting `req` unless it is skipped or already counted; returns its context
+   * store (run the handler in it), or `undefined` when the request is not instrumented.
+   */
+  begin(req: IncomingMessage, res: ServerResponse, route: string | undefined): HttpRequestContext | undefined {
+    try {
+      const marked = req as IncomingMessage & { [COUNTED]?: boolean };
+      if (marked[COUNTED] === true || this.skipped(req)) return undefined;
+      marked[COUNTED] = true;
+      const method = KNOWN_METHODS.has(req.method ?? '') ? (req.method as string) : '_OTHER';
+      const scheme = (req.socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http';
+      const p: Pending = { start: performance.now(), method, scheme, route: route ?? this.fallbackRoute(req), errorType: '', done: false };
+      this.pending.set(req, p);
+      this.active?.labels(this.activeLabels(p)).inc();
+      const end = (): void => this.end(req, res, p);
+      res.once('finish', end);
+      res.once('close', end);
+      const header = req.headers['x-request-id'];
+      const requestId = typeof header === 'string' && SAFE_REQUEST_ID.test(header) ? header : nodeCrypto().randomUUID();
+      return { requestId, method, route: p.route };
+    } catch {
+      return undefined; // a hostile request object: the app's request goes on, uncounted
+    }
+  }
+
+  /** Sets the route template an adapter found after routing (Express). */
+  route(req: IncomingMessage, route: string): void {
+    const p = this.pending.get(req);
+    if (p !== undefined && !p.done) p.route = route;
+    const store = context.get() as Partial<HttpRequestContext> | undefined;
+    if (store !== undefined && 'requestId' in store) store.route = route;
+  }
+
+  /** Marks the request as failed with `error` (its `error_type` is the error's name). */
+  fail(req: IncomingMessage, error: unknown): void {
+    const p = this.pending.get(req);
+    if (p === undefined || p.done) return;
+    let name = 'Error';
+    try {
+      if (error instanceof Error && typeof error.name === 'string' && error.name !== '') name = error.name.slice(0, 64);
+    } catch {
+      // a hostile error: the generic name
+    }
+    p.errorType = name;
+  }
+
+  private skipped(req: IncomingMessage): boolean {
+    if (this.exclude.length > 0) {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const path = q === -1 ? url : url.slice(0, q);
+      for (const e of this.exclude) if (typeof e === 'string' ? e === path : e.test(path)) return true;
+    }
+    if (this.skip === undefined) return false;
+    try {
+      return this.skip(req) === true;
+    } catch {
+      return false;
+    }
+  }
+
+  private fallbackRoute(req: IncomingMessage): string {
+    if (this.normalizePath === undefined) return UNMATCHED_ROUTE;
+    try {
+      const r = this.normalizePath(req);
+      return typeof r === 'string' && r !== '' ? r : UNMATCHED_ROUTE;
+    } catch {
+      return UNMATCHED_ROUTE;
+    }
+  }
+
+  private activeLabels(p: Pending): Record<string, string> {
+    return { http_request_method: p.method, url_scheme: p.scheme, ...this.staticLabels };
+  }
+
+  /** Records the request once, at `finish`, or at `close` before it (the client went away: 499, aborted). */
+  private end(req: IncomingMessage, res: ServerResponse, p: Pending): void {
+    if (p.done) return;
+    p.done = true;
+    this.pending.delete(req);
+    const seconds = (performance.now() - p.start) / 1000;
+    const aborted = !res.writableFinished;
+    const code = aborted ? 499 : res.statusCode;
+    const status = this.statusClass ? `${Math.floor(code / 100)}xx` : String(code);
+    const errorType = aborted ? 'aborted' : p.errorType !== '' ? p.errorType : code >= 500 ? String(code) : '';
+    this.active?.labels(this.activeLabels(p)).dec();
+    const labels =
+      this.naming === 'otel'
+        ? { http_request_method: p.method, url_scheme: p.scheme, http_route: p.route, http_response_status_code: status, error_type: errorType, ...this.staticLabels }
+        : { method: p.method, path: p.route, status_code: status, ...this.staticLabels };
+    this.duration.labels(labels as never).observe(seconds);
+  }
+}
+
+/** Runs `handler` in the request's context when it is instrumented. */
+export function runInContext<R>(store: HttpRequestContext | undefined, handler: () => R): R {
+  return store === undefined ? handler() : context.run(store as unknown as Record<string, unknown>, handler);
+}
