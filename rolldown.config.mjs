@@ -10,6 +10,7 @@ export default defineConfig({
     statsd: 'src/statsd.ts',
     push: 'src/push.ts',
     http: 'src/http.ts',
+    express: 'src/express.ts',
     // Not in the exports map: the transport layer for the test fixtures that run built code.
     'internal/transport': 'src/internal/transport.ts',
   },

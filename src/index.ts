@@ -44,6 +44,7 @@ export { OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE } from './exporters/prometh
 export { handleShutdown, isReady, onShutdown, shutdown } from './lifecycle/shutdown.js';
 export { httpPush } from './exporters/push/index.js';
 export { instrumentServer } from './middleware/http.js';
+export { expressErrors, expressMetrics } from './middleware/express.js';
 export { ProbekitRangeError, ProbekitTypeError } from './util/validate.js';
 import './exporters/cluster-worker.js';
 
@@ -89,6 +90,7 @@ export type { TextOptions } from './exporters/prometheus/index.js';
 export type { StatsdExporter, StatsdOptions, TagFormat } from './exporters/statsd/index.js';
 export type { PushExporter, PushFormat, PushOptions, PushOutcome, PushPayload, PushService } from './exporters/push/index.js';
 export type { InstrumentServerOptions, ServerInstrumentation } from './middleware/http.js';
+export type { ExpressMetricsOptions } from './middleware/express.js';
 export type { HttpMetricsOptions, HttpNaming, HttpRequestContext } from './middleware/core.js';
 export type { ExpositionOptions, Source } from './exporters/prometheus/exposition.js';
 export type { MetricsHandler, MetricsServer, ServeOptions } from './exporters/prometheus/http.js';
