@@ -10,6 +10,7 @@ import { ERROR_GROUPS, errorCases } from './errors.bench.mjs';
 import { longestBlock, scrapeRows } from './scrape.bench.mjs';
 import { statsdRows } from './statsd.bench.mjs';
 import { pushRows } from './push.bench.mjs';
+import { expressRows } from './express.bench.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const record = process.argv.includes('--record');
@@ -168,6 +169,18 @@ const sections = [];
   const pushTable = lines.join('\n');
   console.log(`## HTTP push\n\n${pushTable}\n`);
   sections.push(['HTTP push of the 10k-series registry (POST, text format, to an HTTP sink in its own process)', pushTable]);
+}
+
+{
+  const rows = await expressRows({ rounds: 5, seconds: 3 });
+  const lines = ['| Express 5 hello world (autocannon, 16 connections, 5 × 3 s per mode) | median req/s | min–max | × no middleware | server CPU µs/request |', '|---|---:|---:|---:|---:|'];
+  for (const r of rows) {
+    const first = r.impl.startsWith('baseline');
+    lines.push(`| ${r.impl} | ${Math.round(r.rps)} | ${Math.round(r.min)}–${Math.round(r.max)} | ${first ? '1 (baseline)' : `${r.ratio.toFixed(2)}×`} | ${r.cpuUs.toFixed(0)} |`);
+  }
+  const expressTable = lines.join('\n');
+  console.log(`## Express overhead\n\n${expressTable}\n`);
+  sections.push(['Express overhead (server and autocannon each in a process of their own)', expressTable]);
 }
 
 {

@@ -78,9 +78,18 @@ const OPTIONS = {
 
 /** Marks a request some instrumentation already counts: another one seeing it stays out. */
 const COUNTED = Symbol.for('probekit.http.counted');
+/** The core's state of a request, kept on the request itself (cheaper than a WeakMap). */
+const PENDING = Symbol('probekit.http.pending');
+
+type Marked = IncomingMessage & { [COUNTED]?: boolean; [PENDING]?: Pending };
 
 /** What the core keeps per request until it ends. */
 interface Pending {
+  readonly core: HttpInstrumentation;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** Called once at the end, before the request is recorded (an adapter's last look at the route). */
+  readonly beforeEnd: ((req: IncomingMessage) => void) | undefined;
   readonly start: number;
   readonly method: string;
   readonly scheme: string;
@@ -106,7 +115,9 @@ export class HttpInstrumentation {
   private readonly staticLabels: Readonly<Record<string, string>>;
   private readonly normalizePath: ((req: IncomingMessage) => string | undefined) | undefined;
   private readonly statusClass: boolean;
-  private readonly pending = new WeakMap<IncomingMessage, Pending>();
+  private readonly hasStatic: boolean;
+  /** The active-requests series per method and scheme, held: no label object per request. */
+  private readonly activeSeries = new Map<string, Counter<string>>();
 
   constructor(where: string, options: HttpMetricsOptions = {}, extra: Schema = {}) {
     const opts = parseOptions(where, { ...OPTIONS, ...extra }, options);
@@ -117,6 +128,7 @@ export class HttpInstrumentation {
     this.staticLabels = opts.labels;
     this.normalizePath = opts.normalizePath;
     this.statusClass = opts.statusClass;
+    this.hasStatic = Object.keys(opts.labels).length > 0;
     const fixed = Object.keys(opts.labels);
     const buckets = (opts.buckets as readonly number[] | undefined) ?? OTEL_BUCKETS;
     if (this.naming === 'otel') {
@@ -148,19 +160,20 @@ export class HttpInstrumentation {
    * Starts instrumenting `req` unless it is skipped or already counted; returns its context
    * store (run the handler in it), or `undefined` when the request is not instrumented.
    */
-  begin(req: IncomingMessage, res: ServerResponse, route: string | undefined): HttpRequestContext | undefined {
+  begin(req: IncomingMessage, res: ServerResponse, route: string | undefined, beforeEnd?: (req: IncomingMessage) => void): HttpRequestContext | undefined {
     try {
-      const marked = req as IncomingMessage & { [COUNTED]?: boolean };
+      const marked = req as Marked;
       if (marked[COUNTED] === true || this.skipped(req)) return undefined;
       marked[COUNTED] = true;
-      const method = KNOWN_METHODS.has(req.method ?? '') ? (req.method as string) : '_OTHER';
+      const rawMethod = req.method ?? '';
+      const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : '_OTHER';
       const scheme = (req.socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http';
-      const p: Pending = { start: performance.now(), method, scheme, route: route ?? this.fallbackRoute(req), errorType: '', done: false };
-      this.pending.set(req, p);
-      this.active?.labels(this.activeLabels(p)).inc();
-      const end = (): void => this.end(req, res, p);
-      res.once('finish', end);
-      res.once('close', end);
+      const p: Pending = { core: this, req, res, beforeEnd, start: performance.now(), method, scheme, route: route ?? this.fallbackRoute(req), errorType: '', done: false };
+      marked[PENDING] = p;
+      this.activeFor(p)?.inc();
+      // One listener function for both events, shared by every request: no closure per request.
+      res.on('finish', onResponseEnd);
+      res.on('close', onResponseEnd);
       const header = req.headers['x-request-id'];
       const requestId = typeof header === 'string' && SAFE_REQUEST_ID.test(header) ? header : nodeCrypto().randomUUID();
       return { requestId, method, route: p.route };
@@ -171,16 +184,16 @@ export class HttpInstrumentation {
 
   /** Sets the route template an adapter found after routing (Express). */
   route(req: IncomingMessage, route: string): void {
-    const p = this.pending.get(req);
-    if (p !== undefined && !p.done) p.route = route;
+    const p = (req as Marked)[PENDING];
+    if (p !== undefined && p.core === this && !p.done) p.route = route;
     const store = context.get() as Partial<HttpRequestContext> | undefined;
     if (store !== undefined && 'requestId' in store) store.route = route;
   }
 
   /** Marks the request as failed with `error` (its `error_type` is the error's name). */
   fail(req: IncomingMessage, error: unknown): void {
-    const p = this.pending.get(req);
-    if (p === undefined || p.done) return;
+    const p = (req as Marked)[PENDING];
+    if (p === undefined || p.core !== this || p.done) return;
     let name = 'Error';
     try {
       if (error instanceof Error && typeof error.name === 'string' && error.name !== '') name = error.name.slice(0, 64);
@@ -215,27 +228,53 @@ export class HttpInstrumentation {
     }
   }
 
-  private activeLabels(p: Pending): Record<string, string> {
-    return { http_request_method: p.method, url_scheme: p.scheme, ...this.staticLabels };
+  /** The active-requests series of a request's method and scheme, found once per pair. */
+  private activeFor(p: Pending): Counter<string> | undefined {
+    if (this.active === undefined) return undefined;
+    const key = `${p.method} ${p.scheme}`;
+    let series = this.activeSeries.get(key);
+    if (series === undefined) {
+      series = this.active.labels({ http_request_method: p.method, url_scheme: p.scheme, ...this.staticLabels } as never) as Counter<string>;
+      if (this.activeSeries.size < 64) this.activeSeries.set(key, series);
+    }
+    return series;
   }
 
   /** Records the request once, at `finish`, or at `close` before it (the client went away: 499, aborted). */
-  private end(req: IncomingMessage, res: ServerResponse, p: Pending): void {
+  end(p: Pending): void {
     if (p.done) return;
+    const { req, res } = p;
+    if (p.beforeEnd !== undefined) {
+      try {
+        p.beforeEnd(req); // may still set the route
+      } catch {
+        // an adapter's last look must not cost the record
+      }
+    }
     p.done = true;
-    this.pending.delete(req);
+    (req as Marked)[PENDING] = undefined;
+    res.off('finish', onResponseEnd);
+    res.off('close', onResponseEnd);
     const seconds = (performance.now() - p.start) / 1000;
     const aborted = !res.writableFinished;
     const code = aborted ? 499 : res.statusCode;
     const status = this.statusClass ? `${Math.floor(code / 100)}xx` : String(code);
     const errorType = aborted ? 'aborted' : p.errorType !== '' ? p.errorType : code >= 500 ? String(code) : '';
-    this.active?.labels(this.activeLabels(p)).dec();
+    this.activeFor(p)?.dec();
+    const fixed = this.staticLabels;
     const labels =
       this.naming === 'otel'
-        ? { http_request_method: p.method, url_scheme: p.scheme, http_route: p.route, http_response_status_code: status, error_type: errorType, ...this.staticLabels }
-        : { method: p.method, path: p.route, status_code: status, ...this.staticLabels };
-    this.duration.labels(labels as never).observe(seconds);
+        ? { http_request_method: p.method, url_scheme: p.scheme, http_route: p.route, http_response_status_code: status, error_type: errorType }
+        : { method: p.method, path: p.route, status_code: status };
+    this.duration.labels((this.hasStatic ? { ...labels, ...fixed } : labels) as never).observe(seconds);
   }
+}
+
+/** The one 'finish'/'close' listener of every instrumented response. */
+function onResponseEnd(this: ServerResponse): void {
+  const req = (this as ServerResponse & { req?: IncomingMessage }).req;
+  const p = req === undefined ? undefined : (req as Marked)[PENDING];
+  if (p !== undefined && p.res === this) p.core.end(p);
 }
 
 /** Runs `handler` in the request's context when it is instrumented. */

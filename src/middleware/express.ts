@@ -40,8 +40,19 @@ interface RequestState {
   readonly core: HttpInstrumentation;
   /** True once a template was found for the request. */
   routed: boolean;
-  /** Route template of each concrete mount prefix (`req.baseUrl`) entered so far. */
-  readonly templates: Map<string, string>;
+  /** Route template of each concrete mount prefix (`req.baseUrl`) entered so far; made when a router is entered. */
+  templates: Map<string, string> | undefined;
+}
+
+/**
+ * At the end of a request no template was found for (Express 4 without the `express`
+ * option): a route that is not mounted is still known, as `req.route.path`.
+ */
+function fallbackRoute(req: IncomingMessage): void {
+  const state = states.get(req);
+  if (state === undefined || state.routed) return;
+  const route = (req as { route?: { path?: unknown } }).route?.path;
+  if ((req as { baseUrl?: string }).baseUrl === '' && (typeof route === 'string' || route instanceof RegExp || Array.isArray(route))) state.core.route(req, patternText(route));
 }
 
 const states = new WeakMap<IncomingMessage, RequestState>();
@@ -65,7 +76,7 @@ function join(base: string, pattern: string): string {
 function parentTemplate(state: RequestState, baseUrl: string, same: boolean): string {
   let best = '';
   let bestLength = -1;
-  for (const [concrete, template] of state.templates) {
+  for (const [concrete, template] of state.templates ?? []) {
     const prefix = same ? baseUrl === concrete || (baseUrl.startsWith(concrete) && concrete.length < baseUrl.length) : baseUrl.startsWith(concrete) && concrete.length < baseUrl.length;
     if (prefix && concrete.length > bestLength) {
       best = template;
@@ -83,6 +94,7 @@ function enterRouter(req: IncomingMessage, pattern: unknown): void {
   const text = patternText(pattern);
   const mountedAtRoot = text === '' || text === '/';
   const parent = parentTemplate(state, baseUrl, mountedAtRoot);
+  state.templates ??= new Map();
   state.templates.set(baseUrl, mountedAtRoot ? parent : join(parent, text));
 }
 
@@ -91,7 +103,7 @@ function enterRoute(req: IncomingMessage, pattern: unknown): void {
   const state = states.get(req);
   if (state === undefined) return;
   const baseUrl = (req as { baseUrl?: string }).baseUrl ?? '';
-  const mount = state.templates.get(baseUrl) ?? parentTemplate(state, baseUrl, true);
+  const mount = state.templates?.get(baseUrl) ?? parentTemplate(state, baseUrl, true);
   const route = join(mount, patternText(pattern)) || '/';
   state.routed = true;
   state.core.route(req, route);
@@ -197,18 +209,8 @@ export function expressMetrics(options: ExpressMetricsOptions = {}): Middleware 
       metrics(req, res);
       return;
     }
-    // Before the core's own listeners: a route not seen through templates (Express 4 without
-    // the `express` option) is still known when it was not mounted, as req.route.path.
-    const fallback = (): void => {
-      const state = states.get(req);
-      if (state === undefined || state.routed) return;
-      const route = (req as { route?: { path?: unknown } }).route?.path;
-      if ((req as { baseUrl?: string }).baseUrl === '' && (typeof route === 'string' || route instanceof RegExp || Array.isArray(route))) state.core.route(req, patternText(route));
-    };
-    res.once('finish', fallback);
-    res.once('close', fallback);
-    const store = core.begin(req, res, undefined);
-    if (store !== undefined) states.set(req, { core, templates: new Map([['', '']]), routed: false });
+    const store = core.begin(req, res, undefined, fallbackRoute);
+    if (store !== undefined) states.set(req, { core, templates: undefined, routed: false });
     runInContext(store, () => next());
   };
 }

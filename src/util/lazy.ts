@@ -5,7 +5,18 @@
  */
 import { createRequire } from 'node:module';
 
-const load = createRequire(import.meta.url);
+const require = createRequire(import.meta.url);
+const loaded = new Map<string, unknown>();
+
+/** `require(name)`, remembered: a per-request caller pays a Map lookup, not a module load. */
+function load(name: string): unknown {
+  let module = loaded.get(name);
+  if (module === undefined) {
+    module = require(name);
+    loaded.set(name, module);
+  }
+  return module;
+}
 
 /** `node:http`, loaded on first use. */
 export const nodeHttp = (): typeof import('node:http') => load('node:http') as typeof import('node:http');

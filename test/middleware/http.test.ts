@@ -86,18 +86,23 @@ describe('instrumentServer()', () => {
     // Each request is handled in-process through the instrumented emit: no sockets needed.
     for (let i = 0; i < 100_000; i++) {
       const req = { method: 'GET', url: `/${Math.random().toString(36).slice(2)}`, headers: {}, socket: {} } as unknown as IncomingMessage;
-      const listeners: Record<string, Array<() => void>> = {};
+      const listeners: Record<string, Array<(this: unknown) => void>> = {};
       const res = {
+        req,
         statusCode: 404,
         writableFinished: true,
         end() {},
-        once(event: string, fn: () => void) {
+        on(event: string, fn: () => void) {
           (listeners[event] ??= []).push(fn);
+          return this;
+        },
+        off(event: string, fn: () => void) {
+          listeners[event] = (listeners[event] ?? []).filter((f) => f !== fn);
           return this;
         },
       } as unknown as ServerResponse;
       server.emit('request', req, res);
-      for (const fn of listeners.finish ?? []) fn();
+      for (const fn of listeners.finish ?? []) fn.call(res);
     }
     const after = p.snapshot();
     expect(after.metrics.reduce((n, f) => n + f.series.length, 0)).toBe(before);
