@@ -5,7 +5,7 @@
  * import { instrumentServer } from 'probekit/http';
  * instrumentServer(server);
  */
-export { instrumentServer } from './middleware/http.js';
+export { instrumentAllServers, instrumentServer } from './middleware/http.js';
 export { OTEL_BUCKETS, UNMATCHED_ROUTE } from './middleware/core.js';
-export type { InstrumentServerOptions, ServerInstrumentation } from './middleware/http.js';
+export type { InstrumentAllOptions, InstrumentServerOptions, ServerInstrumentation } from './middleware/http.js';
 export type { HttpMetricsOptions, HttpNaming, HttpRequestContext } from './middleware/core.js';

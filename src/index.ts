@@ -43,7 +43,7 @@ export { statsd } from './exporters/statsd/index.js';
 export { OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE } from './exporters/prometheus/format.js';
 export { handleShutdown, isReady, onShutdown, shutdown } from './lifecycle/shutdown.js';
 export { httpPush } from './exporters/push/index.js';
-export { instrumentServer } from './middleware/http.js';
+export { instrumentAllServers, instrumentServer } from './middleware/http.js';
 export { expressErrors, expressMetrics } from './middleware/express.js';
 export { ProbekitRangeError, ProbekitTypeError } from './util/validate.js';
 import './exporters/cluster-worker.js';
@@ -89,7 +89,7 @@ export type { ChildWatch, ErrorForwarding, WatchChildOptions } from './errors/ch
 export type { TextOptions } from './exporters/prometheus/index.js';
 export type { StatsdExporter, StatsdOptions, TagFormat } from './exporters/statsd/index.js';
 export type { PushExporter, PushFormat, PushOptions, PushOutcome, PushPayload, PushService } from './exporters/push/index.js';
-export type { InstrumentServerOptions, ServerInstrumentation } from './middleware/http.js';
+export type { InstrumentAllOptions, InstrumentServerOptions, ServerInstrumentation } from './middleware/http.js';
 export type { ExpressMetricsOptions } from './middleware/express.js';
 export type { HttpMetricsOptions, HttpNaming, HttpRequestContext } from './middleware/core.js';
 export type { ExpositionOptions, Source } from './exporters/prometheus/exposition.js';

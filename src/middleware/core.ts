@@ -119,6 +119,9 @@ export class HttpInstrumentation {
   /** The active-requests series per method and scheme, held: no label object per request. */
   private readonly activeSeries = new Map<string, Counter<string>>();
 
+  /** True for the process-wide (zero-patch) mode: any adapter that sees the request too takes it over. */
+  weak = false;
+
   constructor(where: string, options: HttpMetricsOptions = {}, extra: Schema = {}) {
     const opts = parseOptions(where, { ...OPTIONS, ...extra }, options);
     const registry = opts.registry ?? defaultRegistry;
@@ -163,7 +166,13 @@ export class HttpInstrumentation {
   begin(req: IncomingMessage, res: ServerResponse, route: string | undefined, beforeEnd?: (req: IncomingMessage) => void): HttpRequestContext | undefined {
     try {
       const marked = req as Marked;
-      if (marked[COUNTED] === true || this.skipped(req)) return undefined;
+      if (marked[COUNTED] === true) {
+        // A framework adapter takes a request over from the process-wide mode: its route wins.
+        const other = marked[PENDING];
+        if (this.weak || other === undefined || !other.core.weak || other.done) return undefined;
+        other.core.cancel(other);
+      }
+      if (this.skipped(req)) return undefined;
       marked[COUNTED] = true;
       const rawMethod = req.method ?? '';
       const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : '_OTHER';
@@ -226,6 +235,15 @@ export class HttpInstrumentation {
     } catch {
       return UNMATCHED_ROUTE;
     }
+  }
+
+  /** Drops a request another instrumentation took over: no record, the active count undone. */
+  cancel(p: Pending): void {
+    if (p.done) return;
+    p.done = true;
+    p.res.off('finish', onResponseEnd);
+    p.res.off('close', onResponseEnd);
+    this.activeFor(p)?.dec();
   }
 
   /** The active-requests series of a request's method and scheme, found once per pair. */

@@ -5,7 +5,8 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { HttpInstrumentation, type HttpMetricsOptions, runInContext } from './core.js';
-import { is, option, typeError } from '../util/validate.js';
+import { invalid, is, option, typeError } from '../util/validate.js';
+import { nodeDiagnostics } from '../util/lazy.js';
 
 /** Options of {@link instrumentServer}. */
 export interface InstrumentServerOptions extends HttpMetricsOptions {
@@ -62,4 +63,63 @@ export function instrumentServer(server: Server, options: InstrumentServerOption
       if (server.emit === emit) server.emit = original;
     },
   };
+}
+
+/** Marks the servers probekit starts itself (metrics, admin): the process-wide mode leaves them out. */
+export const OWN_SERVER = Symbol.for('probekit.ownServer');
+
+/** Options of {@link instrumentAllServers}. */
+export type InstrumentAllOptions = InstrumentServerOptions;
+
+let allServers: { readonly close: () => void } | undefined;
+
+/**
+ * Instruments every node:http server of the process with no patching at all, through
+ * Node's `http.server.request.start` diagnostics channel (probekit's own servers are left
+ * out). It records the same metrics as {@link instrumentServer} but cannot give the
+ * handler a request context (nothing wraps the handler): use `instrumentServer()` or a
+ * framework adapter for that. A request an adapter also sees is counted once, under the
+ * adapter's route. One such mode per process: a second call throws.
+ *
+ * @example
+ * import { instrumentAllServers } from 'probekit/http';
+ * const all = instrumentAllServers();
+ * // ... all.close() to stop
+ */
+export function instrumentAllServers(options: InstrumentAllOptions = {}): ServerInstrumentation {
+  if (allServers !== undefined) {
+    throw invalid('probekit: instrumentAllServers() is already on in this process; close() the first one before starting another', 'PROBEKIT_INVALID_ARGUMENT');
+  }
+  const core = new HttpInstrumentation('instrumentAllServers()', options, { route: option(is.function<(req: IncomingMessage) => string | undefined>()) });
+  core.weak = true;
+  const routeOf = options.route;
+  const dc = nodeDiagnostics();
+  const onStart = (message: unknown): void => {
+    try {
+      const { request: req, response: res, server } = message as { request: IncomingMessage; response: ServerResponse; server: Server & { [OWN_SERVER]?: boolean } };
+      if (server?.[OWN_SERVER] === true) return;
+      let route: string | undefined;
+      if (routeOf !== undefined) {
+        try {
+          const r = routeOf(req);
+          route = typeof r === 'string' && r !== '' ? r : undefined;
+        } catch {
+          route = undefined;
+        }
+      }
+      core.begin(req, res, route);
+    } catch {
+      // never into the application's request
+    }
+  };
+  dc.subscribe('http.server.request.start', onStart);
+  const handle = {
+    close() {
+      if (allServers !== handle) return;
+      dc.unsubscribe('http.server.request.start', onStart);
+      allServers = undefined;
+    },
+  };
+  allServers = handle;
+  return handle;
 }

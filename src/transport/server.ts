@@ -282,6 +282,8 @@ export async function listen(options: ListenOptions): Promise<HttpServer> {
     // every 30 s, which would let a short requestTimeoutMs run far over.
     connectionsCheckingInterval: requestTimeoutMs > 0 ? Math.max(100, Math.min(30_000, Math.floor(requestTimeoutMs / 2))) : 30_000,
   });
+  // probekit's own servers stay out of the process-wide HTTP instrumentation.
+  (server as Server & Record<symbol, boolean>)[Symbol.for('probekit.ownServer')] = true;
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     res.on('error', report);
     dispatch(req, res).catch((err: unknown) => {

@@ -36,3 +36,5 @@ export const nodeHttps = (): typeof import('node:https') => load('node:https') a
 export const nodeCrypto = (): typeof import('node:crypto') => load('node:crypto') as typeof import('node:crypto');
 /** `node:net`, loaded on first use. */
 export const nodeNet = (): typeof import('node:net') => load('node:net') as typeof import('node:net');
+/** `node:diagnostics_channel`, loaded on first use. */
+export const nodeDiagnostics = (): typeof import('node:diagnostics_channel') => load('node:diagnostics_channel') as typeof import('node:diagnostics_channel');

@@ -1,7 +1,7 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { context, createErrorStore, createProbe, instrumentServer, type Probe, type Snapshot } from '../../src/index.js';
+import { context, createErrorStore, createProbe, instrumentAllServers, instrumentServer, prometheus, type Probe, type Snapshot } from '../../src/index.js';
 import { bad, expectError, thrown } from '../support/helpers.js';
 
 const cleanups: Array<() => unknown> = [];
@@ -247,5 +247,48 @@ describe('instrumentServer()', () => {
     { what: 'an unknown option', call: () => instrumentServer(createServer(), bad({ routes: [] })), type: TypeError, code: 'PROBEKIT_UNKNOWN_OPTION', option: 'routes' },
   ])('throws for $what', ({ call: run, type, code, option }) => {
     expectError(thrown(run), { type, code, option });
+  });
+});
+
+describe('instrumentAllServers()', () => {
+  it('records the requests of every server with no patching, leaves out probekit\'s own servers, and stops on close()', async () => {
+    const p = registry();
+    const all = instrumentAllServers({ registry: p, route: (req) => (req.url?.startsWith('/users/') ? '/users/:id' : undefined) });
+    cleanups.push(() => all.close());
+    const { server, port } = await serve((_req, res) => res.end());
+    const emit = server.emit;
+    await call(port, '/users/1');
+    await call(port, '/other');
+    const metrics = await prometheus.serve({ port: 0, registry: registry() });
+    cleanups.push(() => metrics.close());
+    await fetch(metrics.url);
+    expect(server.emit).toBe(emit);
+    all.close();
+    await call(port, '/users/2');
+    expect(counts(p.snapshot())).toEqual([
+      [labels('GET', '/users/:id', '200'), 1],
+      [labels('GET', 'unmatched', '200'), 1],
+    ]);
+  });
+
+  it("counts a request an adapter also sees once, under the adapter's route", async () => {
+    const p = registry();
+    const all = instrumentAllServers({ registry: p });
+    cleanups.push(() => all.close());
+    const { server, port } = await serve((_req, res) => res.end());
+    instrumentServer(server, { registry: p, route: () => '/adapter' });
+    await call(port, '/x');
+    expect(counts(p.snapshot())).toEqual([[labels('GET', '/adapter', '200'), 1]]);
+    const active = p.snapshot().metrics.find((m) => m.exportName === 'http_server_active_requests');
+    expect(active?.kind === 'counter' && active.series.map((x) => x.value)).toEqual([0]);
+  });
+
+  it('throws when it is already on in the process', () => {
+    const all = instrumentAllServers({ registry: registry() });
+    cleanups.push(() => all.close());
+    expectError(
+      thrown(() => instrumentAllServers()),
+      { type: TypeError, code: 'PROBEKIT_INVALID_ARGUMENT' },
+    );
   });
 });
