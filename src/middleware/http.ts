@@ -18,6 +18,17 @@ export interface InstrumentServerOptions extends HttpMetricsOptions {
   readonly route?: (req: IncomingMessage) => string | undefined;
 }
 
+/** The route a `route(req)` option gives, or `undefined` when it gives none or throws. */
+function routeFrom(routeOf: ((req: IncomingMessage) => string | undefined) | undefined, req: IncomingMessage): string | undefined {
+  if (routeOf === undefined) return undefined;
+  try {
+    const r = routeOf(req);
+    return typeof r === 'string' && r !== '' ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** What {@link instrumentServer} returns. */
 export interface ServerInstrumentation {
   /** Stops instrumenting the server (requests already started are still recorded). */
@@ -45,16 +56,7 @@ export function instrumentServer(server: Server, options: InstrumentServerOption
   const emit = function (this: Server, event: string | symbol, ...args: unknown[]): boolean {
     if (event !== 'request') return call.call(this, event, ...args);
     const [req, res] = args as [IncomingMessage, ServerResponse];
-    let route: string | undefined;
-    if (routeOf !== undefined) {
-      try {
-        const r = routeOf(req);
-        route = typeof r === 'string' && r !== '' ? r : undefined;
-      } catch {
-        route = undefined;
-      }
-    }
-    const store = core.begin(req, res, route);
+    const store = core.begin(req, res, routeFrom(routeOf, req));
     return runInContext(store, () => call.call(this, event, ...args));
   };
   server.emit = emit as Server['emit'];
@@ -98,16 +100,7 @@ export function instrumentAllServers(options: InstrumentAllOptions = {}): Server
     try {
       const { request: req, response: res, server } = message as { request: IncomingMessage; response: ServerResponse; server: Server & { [OWN_SERVER]?: boolean } };
       if (server?.[OWN_SERVER] === true) return;
-      let route: string | undefined;
-      if (routeOf !== undefined) {
-        try {
-          const r = routeOf(req);
-          route = typeof r === 'string' && r !== '' ? r : undefined;
-        } catch {
-          route = undefined;
-        }
-      }
-      core.begin(req, res, route);
+      core.begin(req, res, routeFrom(routeOf, req));
     } catch {
       // never into the application's request
     }

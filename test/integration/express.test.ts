@@ -19,6 +19,21 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/** Starts `a` on a free loopback port, closed after the test; resolves with its base URL. */
+async function listen(a: { listen: (port: number, host: string, cb: () => void) => Server }): Promise<string> {
+  const server = await new Promise<Server>((resolve) => {
+    const s = a.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
 /** The duration histogram's series as `route status error → count`, sorted. */
 function routes(s: Snapshot): string[] {
   const f = s.metrics.find((m) => m.exportName === 'http_server_request_duration');
@@ -34,17 +49,7 @@ describe('Express 4.22 without the express option', () => {
     const a = express() as { use: (...x: unknown[]) => void; get: (...x: unknown[]) => void; listen: (port: number, host: string, cb: () => void) => Server };
     a.use(expressMetrics({ registry: p }));
     a.get('/plain/:id', (_req: unknown, res: { send: (b: string) => void }) => res.send('x'));
-    const server = await new Promise<Server>((resolve) => {
-      const s = a.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections();
-          server.close(() => resolve());
-        }),
-    );
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const url = await listen(a);
     await fetch(`${url}/plain/1`);
     await fetch(`${url}/missing`);
     expect(routes(p.snapshot())).toEqual(['GET /plain/:id 200 - ×1', 'GET unmatched 404 - ×1']);
@@ -75,17 +80,7 @@ describe.each(versions)('%s', (version, express) => {
       });
     }
     a.use(expressErrors());
-    const server = await new Promise<Server>((resolve) => {
-      const s = a.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections();
-          server.close(() => resolve());
-        }),
-    );
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return listen(a);
   }
 
   function registry(): Probe {
@@ -138,18 +133,9 @@ describe.each(versions)('%s', (version, express) => {
     let closed!: () => void;
     const done = new Promise<void>((resolve) => (closed = resolve));
     a.get('/slow/:n', (_req: unknown, res: { on: (e: string, f: () => void) => void }) => res.on('close', () => setImmediate(closed)));
-    const server = await new Promise<Server>((resolve) => {
-      const s = a.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections();
-          server.close(() => resolve());
-        }),
-    );
+    const url = await listen(a);
     const ac = new AbortController();
-    const pending = fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/slow/1`, { signal: ac.signal }).catch(() => undefined);
+    const pending = fetch(`${url}/slow/1`, { signal: ac.signal }).catch(() => undefined);
     setTimeout(() => ac.abort(), 50);
     await done;
     await pending;
