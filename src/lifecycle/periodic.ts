@@ -8,7 +8,7 @@
  */
 import type { Registry } from '../probes/probe.js';
 import type { Counter } from '../probes/counter.js';
-import { type Exporter, openExporter } from './shutdown.js';
+import { type Exporter, openExporter, withDeadline } from './shutdown.js';
 
 /** What a periodic exporter is made with. */
 export interface PeriodicOptions {
@@ -116,19 +116,13 @@ export class PeriodicExporter implements Exporter {
       const bound = this.options.closeDeadline;
       if (bound === undefined) await final;
       else {
-        let timer: NodeJS.Timeout | undefined;
-        const deadline = new Promise<void>((resolve) => {
-          timer = setTimeout(() => {
-            try {
-              bound.abort();
-            } catch (err) {
-              this.fail(err);
-            }
-            resolve();
-          }, bound.ms);
+        await withDeadline(final, bound.ms, () => {
+          try {
+            bound.abort();
+          } catch (err) {
+            this.fail(err);
+          }
         });
-        await Promise.race([final, deadline]);
-        clearTimeout(timer);
       }
       try {
         await this.options.release();

@@ -179,14 +179,30 @@ export function shutdown(options: ShutdownOptions = {}): Promise<ShutdownReport>
   return state.shutdown;
 }
 
+/**
+ * Waits for `work`, or `ms`, whichever comes first; resolves true when the time ran out
+ * (after calling `onTimeout`). The timer is ref'd on purpose, so the process stays up
+ * until one of the two, and cleared after. Never rejects when `work` never rejects.
+ */
+export async function withDeadline(work: Promise<unknown>, ms: number, onTimeout?: () => void): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<true>((resolve) => {
+    timer = setTimeout(() => {
+      try {
+        onTimeout?.();
+      } finally {
+        resolve(true);
+      }
+    }, ms);
+  });
+  const timedOut = await Promise.race([work.then(() => false), deadline]);
+  clearTimeout(timer);
+  return timedOut;
+}
+
 async function run(timeoutMs: number, delayMs: number): Promise<ShutdownReport> {
   state.ready = false;
   let failures = 0;
-  let timer: NodeJS.Timeout | undefined;
-  // Ref'd on purpose: the process stays up until the phases end or the deadline passes.
-  const deadline = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), timeoutMs);
-  });
   let delay: NodeJS.Timeout | undefined;
   // Each failure counts as it settles: a report that timed out still counts the ones before.
   const attempt = async (fn: () => unknown): Promise<void> => {
@@ -197,12 +213,10 @@ async function run(timeoutMs: number, delayMs: number): Promise<ShutdownReport> 
     await Promise.all([...state.servers].map((s) => attempt(() => s.close())));
     await Promise.all([...state.exporters].map((e) => attempt(() => e.close())));
     await Promise.all([...state.pending].map((hook) => attempt(hook)));
-    return 'done' as const;
   })();
-  const outcome = await Promise.race([phases, deadline]);
-  clearTimeout(timer);
+  const timedOut = await withDeadline(phases, timeoutMs);
   clearTimeout(delay); // a delay longer than the deadline must not hold the process after it
-  return { timedOut: outcome === 'timeout', failures };
+  return { timedOut, failures };
 }
 
 /**

@@ -11,7 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { context } from '../errors/context.js';
 import { defaultRegistry, isRegistry, type Registry } from '../probes/probe.js';
-import type { Counter, Histogram } from '../probes/types.js';
+import type { Counter, Histogram, Probe } from '../probes/types.js';
 import { isLabelName } from '../probes/names.js';
 import { nodeCrypto } from '../util/lazy.js';
 import { is, option, parseOptions, type Schema, typeError } from '../util/validate.js';
@@ -51,7 +51,7 @@ export interface HttpMetricsOptions {
   /** Record `2xx`, `4xx`… instead of the exact status, for a tight series budget. @default false */
   readonly statusClass?: boolean;
   /** Registry to record into. @default the default `probe` */
-  readonly registry?: unknown;
+  readonly registry?: Probe;
 }
 
 const OPTIONS = {
@@ -131,8 +131,8 @@ export class HttpInstrumentation {
     this.staticLabels = opts.labels;
     this.normalizePath = opts.normalizePath;
     this.statusClass = opts.statusClass;
-    this.hasStatic = Object.keys(opts.labels).length > 0;
     const fixed = Object.keys(opts.labels);
+    this.hasStatic = fixed.length > 0;
     const buckets = (opts.buckets as readonly number[] | undefined) ?? OTEL_BUCKETS;
     if (this.naming === 'otel') {
       this.duration = registry.histogram({
@@ -214,9 +214,7 @@ export class HttpInstrumentation {
 
   private skipped(req: IncomingMessage): boolean {
     if (this.exclude.length > 0) {
-      const url = req.url ?? '/';
-      const q = url.indexOf('?');
-      const path = q === -1 ? url : url.slice(0, q);
+      const path = pathOf(req.url);
       for (const e of this.exclude) if (typeof e === 'string' ? e === path : e.test(path)) return true;
     }
     if (this.skip === undefined) return false;
@@ -293,6 +291,13 @@ function onResponseEnd(this: ServerResponse): void {
   const req = (this as ServerResponse & { req?: IncomingMessage }).req;
   const p = req === undefined ? undefined : (req as Marked)[PENDING];
   if (p !== undefined && p.res === this) p.core.end(p);
+}
+
+/** The path of a request URL, without its query string. */
+export function pathOf(url: string | undefined): string {
+  const text = url ?? '/';
+  const q = text.indexOf('?');
+  return q === -1 ? text : text.slice(0, q);
 }
 
 /** Runs `handler` in the request's context when it is instrumented. */

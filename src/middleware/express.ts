@@ -10,16 +10,14 @@
  * - Express 4 keeps no layer's path string: given the module (`expressMetrics({ express })`),
  *   its `Router.use` and `Router.route` are wrapped to tag the layers created from then on
  *   (register the middleware before the routes), as OpenTelemetry's instrumentation does.
- *   `app._router` is never used.
+ *   The app's private router property is never used.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import { errors } from '../errors/store.js';
 import { handler as prometheusHandler } from '../exporters/prometheus/http.js';
-import { isRegistry } from '../probes/probe.js';
-import { typeError } from '../util/validate.js';
-import { HttpInstrumentation, type HttpMetricsOptions, runInContext } from './core.js';
-import { is, option } from '../util/validate.js';
+import { nodeDiagnostics } from '../util/lazy.js';
+import { is, option, typeError } from '../util/validate.js';
+import { HttpInstrumentation, type HttpMetricsOptions, pathOf, runInContext } from './core.js';
 
 /** Options of {@link expressMetrics}. */
 export interface ExpressMetricsOptions extends HttpMetricsOptions {
@@ -77,8 +75,8 @@ function parentTemplate(state: RequestState, baseUrl: string, same: boolean): st
   let best = '';
   let bestLength = -1;
   for (const [concrete, template] of state.templates ?? []) {
-    const prefix = same ? baseUrl === concrete || (baseUrl.startsWith(concrete) && concrete.length < baseUrl.length) : baseUrl.startsWith(concrete) && concrete.length < baseUrl.length;
-    if (prefix && concrete.length > bestLength) {
+    const within = (baseUrl.startsWith(concrete) && concrete.length < baseUrl.length) || (same && baseUrl === concrete);
+    if (within && concrete.length > bestLength) {
       best = template;
       bestLength = concrete.length;
     }
@@ -116,7 +114,7 @@ function subscribeToRouter(): void {
   if (subscribed) return;
   subscribed = true;
   try {
-    const dc = createRequire(import.meta.url)('node:diagnostics_channel') as typeof import('node:diagnostics_channel');
+    const dc = nodeDiagnostics();
     if (typeof dc.tracingChannel !== 'function') return;
     dc.tracingChannel('express.router.request').start.subscribe((message: unknown) => {
       try {
@@ -196,16 +194,16 @@ export function expressMetrics(options: ExpressMetricsOptions = {}): Middleware 
       return path;
     }, '/metrics'),
     express: option((where, v) => {
-      if ((v === null || typeof v !== 'function') && (v === null || typeof v !== 'object')) throw typeError(where, 'the express module', v);
+      if (v === null || (typeof v !== 'function' && typeof v !== 'object')) throw typeError(where, 'the express module', v);
       return v;
     }),
   });
   const metricsPath = options.metricsPath ?? '/metrics';
-  const metrics = metricsPath === false ? undefined : prometheusHandler(isRegistry(options.registry) ? { registry: options.registry } : {});
+  const metrics = metricsPath === false ? undefined : prometheusHandler(options.registry === undefined ? {} : { registry: options.registry });
   subscribeToRouter();
   if (options.express !== undefined) patchExpress4(options.express);
   return (req, res, next) => {
-    if (metrics !== undefined && (req.method === 'GET' || req.method === 'HEAD') && pathOf(req) === metricsPath) {
+    if (metrics !== undefined && (req.method === 'GET' || req.method === 'HEAD') && pathOf((req as { originalUrl?: string }).originalUrl ?? req.url) === metricsPath) {
       metrics(req, res);
       return;
     }
@@ -230,10 +228,4 @@ export function expressErrors(): ErrorMiddleware {
     }
     next(err);
   };
-}
-
-function pathOf(req: IncomingMessage): string {
-  const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
 }

@@ -138,6 +138,12 @@ export function checkHttpUrl(where: string, value: unknown): URL {
   return url;
 }
 
+/** Checks an `http.Agent`/`https.Agent` option. */
+export function checkAgent(where: string, value: unknown): HttpAgent {
+  if (value === null || typeof value !== 'object' || typeof (value as { destroy?: unknown }).destroy !== 'function') throw typeError(where, 'an http.Agent or https.Agent', value);
+  return value as HttpAgent;
+}
+
 /** Every option of {@link createClient}, its check and its default. */
 const CLIENT_OPTIONS = {
   url: required(checkHttpUrl),
@@ -150,10 +156,7 @@ const CLIENT_OPTIONS = {
   maxResponseBytes: option(is.integer(0), 1024 * 1024),
   onError: option(is.function<(error: Error) => void>()),
   retryOn: option(is.function<(status: number) => boolean>(), (status: number) => RETRIED_STATUSES.has(status)),
-  agent: option((where, v): HttpAgent => {
-    if (v === null || typeof v !== 'object' || typeof (v as { destroy?: unknown }).destroy !== 'function') throw typeError(where, 'an http.Agent or https.Agent', v);
-    return v as HttpAgent;
-  }),
+  agent: option(checkAgent),
   random: option(is.function<() => number>(), Math.random),
   sleep: option(is.function<(ms: number) => Promise<void>>()),
 };

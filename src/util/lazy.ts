@@ -1,7 +1,7 @@
 /**
  * Node modules probekit needs only once a feature is used (a server, a socket, a
- * cluster): loaded on first use, so `import 'probekit'` stays cheap. Node caches each
- * module: later calls cost a lookup.
+ * cluster): loaded on first use, so `import 'probekit'` stays cheap, and remembered, so a
+ * per-request caller pays a Map lookup.
  */
 import { createRequire } from 'node:module';
 

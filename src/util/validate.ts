@@ -86,7 +86,7 @@ function optionOf(where: string): string | undefined {
   return m === null ? undefined : `${m[1] as string}${m[2] as string}`;
 }
 
-/** A `TypeError` with `code` (default by `where`: an option, or a plain argument). */
+/** A `TypeError` with `code` and, when it concerns one, the `option`; `message` starts with `probekit:`. */
 export function invalid(message: string, code: ErrorCode, option?: string): ProbekitTypeError {
   return new ProbekitTypeError(message, code, option);
 }

@@ -335,6 +335,8 @@ describe('httpPush() options', () => {
     { what: 'a negative interval', options: { url: 'http://127.0.0.1:1', job: 'j', interval: -1 }, type: RangeError, code: 'PROBEKIT_OUT_OF_RANGE', option: 'interval' },
     { what: 'timeout 0', options: { url: 'http://127.0.0.1:1', job: 'j', timeout: 0 }, type: RangeError, code: 'PROBEKIT_OUT_OF_RANGE', option: 'timeout' },
     { what: 'an unknown option', options: { url: 'http://127.0.0.1:1', job: 'j', gateway: 'x' }, type: TypeError, code: 'PROBEKIT_UNKNOWN_OPTION', option: 'gateway' },
+    { what: 'user info that is not valid percent-encoding', options: { url: 'http://a%zz:b@127.0.0.1:1', job: 'j' }, type: TypeError, code: 'PROBEKIT_INVALID_OPTION', option: 'url' },
+    { what: 'an agent that is not one', options: { url: 'http://127.0.0.1:1', job: 'j', agent: {} }, type: TypeError, code: 'PROBEKIT_INVALID_OPTION', option: 'agent' },
     { what: 'a header value with a line break', options: { url: 'http://127.0.0.1:1', job: 'j', headers: { 'X-A': 'a\r\nX-Evil: 1' } }, type: TypeError, code: 'PROBEKIT_INVALID_OPTION', option: 'headers.X-A' },
     { what: 'a header name with a space', options: { url: 'http://127.0.0.1:1', job: 'j', headers: { 'X A': 'a' } }, type: TypeError, code: 'PROBEKIT_INVALID_OPTION', option: 'headers.X A' },
   ])('throws for $what', ({ options, type, code, option }) => {

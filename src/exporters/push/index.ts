@@ -15,7 +15,7 @@ import { PeriodicExporter } from '../../lifecycle/periodic.js';
 import type { Exporter } from '../../lifecycle/shutdown.js';
 import { defaultRegistry, isRegistry, type Registry } from '../../probes/probe.js';
 import type { Probe } from '../../probes/types.js';
-import { checkHttpUrl, type ClientResponse, createClient } from '../../transport/client.js';
+import { checkAgent, checkHttpUrl, type ClientResponse, createClient } from '../../transport/client.js';
 import { nodeHttp } from '../../util/lazy.js';
 import { is, option, parseOptions, required, typeError } from '../../util/validate.js';
 import { TEXT_CONTENT_TYPE } from '../prometheus/format.js';
@@ -115,7 +115,7 @@ const PUSH_OPTIONS = {
     }
     return headers;
   }, {}),
-  agent: option(is.any),
+  agent: option(checkAgent),
   gzip: option(is.boolean, false),
   closeTimeout: option(is.integer(1)),
   deleteOnClose: option(is.boolean, false),
@@ -148,6 +148,9 @@ function defaultServiceName(): string {
   return script === undefined ? 'node' : (script.split(/[\\/]/).pop() ?? 'node').replace(/\.[cm]?js$/, '') || 'node';
 }
 
+/** A 2xx: the push was taken. */
+const isOk = (status: number): boolean => status >= 200 && status < 300;
+
 /** Retries connection errors, timeouts, 429 and every 5xx (the gateway's 400 is final). */
 const retryOn = (status: number): boolean => status === 429 || status >= 500;
 
@@ -163,7 +166,6 @@ const retryOn = (status: number): boolean => status === 429 || status >= 500;
 export function httpPush(options: PushOptions): PushExporter {
   const opts = parseOptions('httpPush()', PUSH_OPTIONS, options, { required: true });
   if (opts.format === 'prometheus' && opts.job === undefined) throw typeError('httpPush() option "job"', 'a non-empty string (the Pushgateway job) with format "prometheus"', opts.job);
-  if (opts.agent !== undefined && (opts.agent === null || typeof opts.agent !== 'object')) throw typeError('httpPush() option "agent"', 'an http.Agent or https.Agent', opts.agent);
   const registry = opts.registry ?? defaultRegistry;
   const method = opts.method ?? (opts.format === 'json' ? 'POST' : 'PUT');
   const host = hostname();
@@ -174,7 +176,15 @@ export function httpPush(options: PushOptions): PushExporter {
   const url = opts.url;
   const headers: Record<string, string> = { ...opts.headers };
   if (url.username !== '' || url.password !== '') {
-    headers.Authorization ??= `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+    let user: string;
+    let password: string;
+    try {
+      user = decodeURIComponent(url.username);
+      password = decodeURIComponent(url.password);
+    } catch {
+      throw typeError('httpPush() option "url"', 'a URL whose user info is valid percent-encoding', options.url);
+    }
+    headers.Authorization ??= `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
     url.username = '';
     url.password = '';
   }
@@ -204,14 +214,15 @@ export function httpPush(options: PushOptions): PushExporter {
     retries: opts.retries,
     headers,
     retryOn,
-    ...(opts.agent === undefined ? {} : { agent: opts.agent as Agent }),
+    ...(opts.agent === undefined ? {} : { agent: opts.agent }),
   });
 
   let last: PushOutcome = { ok: true, status: null, attempts: 0, error: null };
   let closing = false;
 
   function outcome(res: ClientResponse | undefined, error: Error | null): PushOutcome {
-    return { ok: res !== undefined && res.status >= 200 && res.status < 300, status: res?.status ?? null, attempts: res?.attempts ?? ((error as { attempts?: number } | null)?.attempts ?? 1), error };
+    const attempts = res?.attempts ?? (error as { attempts?: number } | null)?.attempts ?? 1;
+    return { ok: res !== undefined && isOk(res.status), status: res?.status ?? null, attempts, error };
   }
 
   async function request(verb: string, body: string | undefined, contentType: string | undefined): Promise<ClientResponse> {
@@ -237,7 +248,7 @@ export function httpPush(options: PushOptions): PushExporter {
         const batch = (outbox as Outbox).batch();
         const payload: PushPayload = { version: PAYLOAD_VERSION, sentAt: new Date().toISOString(), service, probes: registry.snapshot(), errors: batch };
         res = await request(method, JSON.stringify(payload), 'application/json');
-        if (res.status >= 200 && res.status < 300) (outbox as Outbox).acknowledge(batch);
+        if (isOk(res.status)) (outbox as Outbox).acknowledge(batch);
       }
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
@@ -245,7 +256,7 @@ export function httpPush(options: PushOptions): PushExporter {
       exporter.fail(error);
       return;
     }
-    if (res.status >= 200 && res.status < 300) {
+    if (isOk(res.status)) {
       last = outcome(res, null);
       return;
     }
