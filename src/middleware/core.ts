@@ -54,26 +54,31 @@ export interface HttpMetricsOptions {
   readonly registry?: Probe;
 }
 
-const OPTIONS = {
-  naming: option(is.oneOf(['otel', 'classic'] as const), 'otel'),
+/** Options every instrumentation (HTTP and RPC) shares: buckets, static labels, the registry. */
+export const SHARED_OPTIONS = {
   buckets: option(is.any),
+  labels: option((where, v): Readonly<Record<string, string>> => {
+    const labels = is.stringRecord(where, v);
+    for (const name of Object.keys(labels)) if (!isLabelName(name)) throw typeError(`${where.replace(/"$/, '')}.${name}"`, 'a label name matching [a-zA-Z_][a-zA-Z0-9_]*', name);
+    return labels;
+  }, {}),
+  registry: option((where, v): Registry => {
+    if (!isRegistry(v)) throw typeError(where, 'a probekit registry (probe, createProbe())', v);
+    return v;
+  }),
+};
+
+const OPTIONS = {
+  ...SHARED_OPTIONS,
+  naming: option(is.oneOf(['otel', 'classic'] as const), 'otel'),
   skip: option(is.function<(req: IncomingMessage) => boolean>()),
   excludePaths: option((where, v): ReadonlyArray<string | RegExp> => {
     if (!Array.isArray(v)) throw typeError(where, 'an array of paths and regular expressions', v);
     for (const p of v) if (typeof p !== 'string' && !(p instanceof RegExp)) throw typeError(`${where.replace(/"$/, '')}[]"`, 'a path or a RegExp', p);
     return v as ReadonlyArray<string | RegExp>;
   }, []),
-  labels: option((where, v): Readonly<Record<string, string>> => {
-    const labels = is.stringRecord(where, v);
-    for (const name of Object.keys(labels)) if (!isLabelName(name)) throw typeError(`${where.replace(/"$/, '')}.${name}"`, 'a label name matching [a-zA-Z_][a-zA-Z0-9_]*', name);
-    return labels;
-  }, {}),
   normalizePath: option(is.function<(req: IncomingMessage) => string | undefined>()),
   statusClass: option(is.boolean, false),
-  registry: option((where, v): Registry => {
-    if (!isRegistry(v)) throw typeError(where, 'a probekit registry (probe, createProbe())', v);
-    return v;
-  }),
 };
 
 /** Marks a request some instrumentation already counts: another one seeing it stays out. */
@@ -118,6 +123,8 @@ export class HttpInstrumentation {
   private readonly hasStatic: boolean;
   /** The active-requests series per method and scheme, held: no label object per request. */
   private readonly activeSeries = new Map<string, Counter<string>>();
+  /** performance.now(), or the registry's injected clock. */
+  private readonly now: () => number;
 
   /** True for the process-wide (zero-patch) mode: any adapter that sees the request too takes it over. */
   weak = false;
@@ -125,6 +132,7 @@ export class HttpInstrumentation {
   constructor(where: string, options: HttpMetricsOptions = {}, extra: Schema = {}) {
     const opts = parseOptions(where, { ...OPTIONS, ...extra }, options);
     const registry = opts.registry ?? defaultRegistry;
+    this.now = registry.time.precise;
     this.naming = opts.naming;
     this.skip = opts.skip;
     this.exclude = opts.excludePaths;
@@ -177,7 +185,7 @@ export class HttpInstrumentation {
       const rawMethod = req.method ?? '';
       const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : '_OTHER';
       const scheme = (req.socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http';
-      const p: Pending = { core: this, req, res, beforeEnd, start: performance.now(), method, scheme, route: route ?? this.fallbackRoute(req), errorType: '', done: false };
+      const p: Pending = { core: this, req, res, beforeEnd, start: this.now(), method, scheme, route: route ?? this.fallbackRoute(req), errorType: '', done: false };
       marked[PENDING] = p;
       this.activeFor(p)?.inc();
       // One listener function for both events, shared by every request: no closure per request.
@@ -271,7 +279,7 @@ export class HttpInstrumentation {
     (req as Marked)[PENDING] = undefined;
     res.off('finish', onResponseEnd);
     res.off('close', onResponseEnd);
-    const seconds = (performance.now() - p.start) / 1000;
+    const seconds = (this.now() - p.start) / 1000;
     const aborted = !res.writableFinished;
     const code = aborted ? 499 : res.statusCode;
     const status = this.statusClass ? `${Math.floor(code / 100)}xx` : String(code);
