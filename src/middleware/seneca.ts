@@ -248,7 +248,7 @@ function install(self: unknown, opts: Parsed<typeof OPTIONS>): void {
       const actdef = spec.ctx?.actdef;
       const meta = spec.data?.meta;
       if (meta === undefined || meta === null) return;
-      const err = spec.data?.err ?? undefined;
+      const err = unwrap(spec.data?.err ?? undefined);
       let pattern: string | undefined;
       let s = server;
       let seconds: number;
@@ -280,6 +280,21 @@ function install(self: unknown, opts: Parsed<typeof OPTIONS>): void {
   });
 
   bindQueue(root);
+}
+
+/**
+ * The error an action failed with: Seneca (by default) wraps it in its own `act_execute`
+ * error, keeping the original as `orig`.
+ */
+function unwrap(err: unknown): unknown {
+  try {
+    if (err === null || typeof err !== 'object') return err;
+    const e = err as { seneca?: unknown; code?: unknown; orig?: unknown };
+    if (e.seneca === true && e.code === 'act_execute' && e.orig !== null && typeof e.orig === 'object') return e.orig;
+  } catch {
+    // a hostile error: as it is
+  }
+  return err;
 }
 
 /** The `error_type` of an error: its code when it is a short word (`ECONNREFUSED`, `action_timeout`), else its name. */

@@ -29,7 +29,7 @@ function clocked(): Clocked {
 }
 
 function seneca(): Instance {
-  const s = Seneca({ log: 'silent', legacy: { transport: false } });
+  const s = Seneca({ log: 'silent' });
   cleanups.push(() => new Promise<void>((resolve) => s.close(() => resolve())));
   return s;
 }
@@ -103,17 +103,17 @@ describe('senecaProbe', () => {
     expect(calls(other.probe.snapshot(), 'rpc_server_calls')).toContainEqual([{ rpc_system: 'seneca', rpc_method: 'cmd:stats,role:seneca' }, 1]);
   });
 
-  it('counts every message no pattern matched under one constant value: 10 000 random patterns make one series', async () => {
+  it('counts every message no pattern matched under one constant value: 2 000 random patterns make one series', async () => {
     const { probe } = clocked();
     const s = seneca().use(senecaPlugin({ registry: probe }));
     await ready(s);
-    for (let i = 0; i < 10_000; i++) {
+    for (let i = 0; i < 2_000; i++) {
       const { err } = await act(s, { [`scan${i}`]: Math.random() });
       expect((err as Error & { code?: string }).code).toBe('act_not_found');
     }
     const snap = probe.snapshot();
-    expect(durations(snap, 'rpc_server_duration').map(([l, n]) => [l, n])).toEqual([[rpc(UNMATCHED_PATTERN, 'act_not_found'), 10_000]]);
-    expect(calls(snap, 'rpc_server_calls')).toEqual([[{ rpc_system: 'seneca', rpc_method: 'unmatched' }, 10_000]]);
+    expect(durations(snap, 'rpc_server_duration').map(([l, n]) => [l, n])).toEqual([[rpc(UNMATCHED_PATTERN, 'act_not_found'), 2_000]]);
+    expect(calls(snap, 'rpc_server_calls')).toEqual([[{ rpc_system: 'seneca', rpc_method: 'unmatched' }, 2_000]]);
   });
 
   it('records an error an action replies with or throws under its error_type, and notifies it once with the pattern and message id', async () => {
@@ -129,8 +129,9 @@ describe('senecaProbe', () => {
     await ready(s);
     expect((await act(s, 'cmd:divide,by:4')).out).toEqual({ result: 25 });
     const failed = await act(s, 'cmd:divide,by:0');
-    expect(failed.err?.message).toBe('division by zero');
-    expect((await act(s, 'cmd:explode')).err?.message).toBe('thrown in the action');
+    // Seneca hands the caller its own wrapper; the metrics and the notified record have the original.
+    expect(failed.err?.message).toBe('seneca: Action cmd:divide failed: division by zero.');
+    expect((await act(s, 'cmd:explode')).err?.message).toBe('seneca: Action cmd:explode failed: thrown in the action.');
     await act(s, 'cmd:coded');
     expect(durations(probe.snapshot(), 'rpc_server_duration').map(([l, n]) => [l, n])).toEqual([
       [rpc('cmd:divide'), 1],
@@ -226,7 +227,7 @@ describe('senecaProbe', () => {
     expect(calls(probe.snapshot(), 'rpc_server_calls')).toEqual([[{ rpc_system: 'seneca', rpc_method: 'cmd:boom', service: 'mortgage' }, 1]]);
   });
 
-  it('answers an error whose code and name getters throw like any other, typed Error', async () => {
+  it('records an error whose code getter throws as error_type Error, and the caller still gets its reply', async () => {
     const { probe } = clocked();
     const s = seneca().use(senecaPlugin({ registry: probe, notify: false }));
     const hostile = new Error('hostile');
@@ -237,8 +238,7 @@ describe('senecaProbe', () => {
     });
     s.add('cmd:hostile', (_m: unknown, reply: Reply) => reply(hostile));
     await ready(s);
-    // Seneca reads the code itself, and replies with what that threw.
-    expect((await act(s, 'cmd:hostile')).err?.message).toBe('code getter');
+    expect((await act(s, 'cmd:hostile')).err?.message).toBe('seneca: Action cmd:hostile failed: hostile.');
     expect(durations(probe.snapshot(), 'rpc_server_duration').map(([l, n]) => [l, n])).toEqual([[rpc('cmd:hostile', 'Error'), 1]]);
   });
 
