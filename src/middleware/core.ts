@@ -220,6 +220,12 @@ export class HttpInstrumentation {
     p.errorType = name;
   }
 
+  /** Marks the request as answered by an injected fault (`error_type="injected_fault"`). */
+  injected(req: IncomingMessage): void {
+    const p = (req as Marked)[PENDING];
+    if (p !== undefined && p.core === this && !p.done) p.errorType = INJECTED_FAULT;
+  }
+
   private skipped(req: IncomingMessage): boolean {
     if (this.exclude.length > 0) {
       const path = pathOf(req.url);
@@ -311,4 +317,77 @@ export function pathOf(url: string | undefined): string {
 /** Runs `handler` in the request's context when it is instrumented. */
 export function runInContext<R>(store: HttpRequestContext | undefined, handler: () => R): R {
   return store === undefined ? handler() : context.run(store as unknown as Record<string, unknown>, handler);
+}
+
+/** One request, or one RPC call, a fault injector is asked about. */
+export interface FaultRequest {
+  readonly kind: 'http' | 'rpc';
+  /** The route template (or `unmatched`), or the action's pattern. */
+  readonly route: string;
+  /** The request path without its query (an action's pattern for RPC). */
+  readonly path: string;
+  /** The HTTP method (`_OTHER` outside the standard ones), or `seneca`. */
+  readonly method: string;
+}
+
+/** What a fault injector decides for one request: hold the handler back, or answer an error instead of it. */
+export type Fault = { readonly kind: 'delay'; readonly ms: number } | { readonly kind: 'error'; readonly status: number; readonly message: string };
+
+/** Decides the fault of each instrumented request; `undefined` lets it through. */
+export type FaultHook = (request: FaultRequest) => Fault | undefined;
+
+/** The `error_type` of a request answered by an injected error: never mistaken for a real one. */
+export const INJECTED_FAULT = 'injected_fault';
+
+let faultHook: FaultHook | undefined;
+
+/**
+ * Installs the process's one fault injector (the admin server's `fault` action uses it),
+ * or removes it with `undefined`. Every adapter that wraps the handler asks it before
+ * handing a request on: `instrumentServer()`, Express and Seneca (not the process-wide
+ * node:http mode, which wraps nothing).
+ */
+export function setFaultHook(hook: FaultHook | undefined): void {
+  faultHook = hook;
+}
+
+/** The fault for a request, or `undefined`: none installed, none decided, a hook that threw or answered nonsense. */
+export function faultFor(request: FaultRequest): Fault | undefined {
+  const hook = faultHook;
+  if (hook === undefined) return undefined;
+  try {
+    const fault = hook(request);
+    if (fault === undefined || fault === null || typeof fault !== 'object') return undefined;
+    if (fault.kind === 'delay' && Number.isFinite(fault.ms) && fault.ms >= 0) return { kind: 'delay', ms: Math.min(fault.ms, 600_000) };
+    if (fault.kind === 'error' && Number.isInteger(fault.status) && fault.status >= 400 && fault.status <= 599) return { kind: 'error', status: fault.status, message: String(fault.message) };
+  } catch {
+    // an injector's bug never fails a request
+  }
+  return undefined;
+}
+
+/**
+ * Hands an instrumented request to the application in its context (`handler`), unless
+ * the fault injector holds it back (the handler runs after the delay, in the same
+ * context) or answers it with an error (the handler never runs).
+ */
+export function proceed<R>(core: HttpInstrumentation, store: HttpRequestContext | undefined, req: IncomingMessage, res: ServerResponse, handler: () => R, answered: R): R {
+  if (faultHook === undefined || store === undefined) return runInContext(store, handler);
+  const fault = faultFor({ kind: 'http', route: store.route, path: pathOf(req.url), method: store.method });
+  if (fault === undefined) return runInContext(store, handler);
+  return runInContext(store, () => {
+    if (fault.kind === 'delay') {
+      setTimeout(handler, fault.ms);
+      return answered;
+    }
+    core.injected(req);
+    try {
+      res.statusCode = fault.status;
+      res.setHeader('content-type', 'application/json; charset=utf-8');
+      res.end(JSON.stringify({ error: fault.message }));
+    } catch {
+      // a response the application already touched
+    }
+    return answered;
+  });
 }

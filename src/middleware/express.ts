@@ -17,7 +17,7 @@ import { errors } from '../errors/store.js';
 import { handler as prometheusHandler } from '../exporters/prometheus/http.js';
 import { nodeDiagnostics } from '../util/lazy.js';
 import { is, option, typeError } from '../util/validate.js';
-import { HttpInstrumentation, type HttpMetricsOptions, pathOf, runInContext } from './core.js';
+import { HttpInstrumentation, type HttpMetricsOptions, pathOf, proceed } from './core.js';
 
 /** Options of {@link expressMetrics}. */
 export interface ExpressMetricsOptions extends HttpMetricsOptions {
@@ -209,7 +209,7 @@ export function expressMetrics(options: ExpressMetricsOptions = {}): Middleware 
     }
     const store = core.begin(req, res, undefined, fallbackRoute);
     if (store !== undefined) states.set(req, { core, templates: undefined, routed: false });
-    runInContext(store, () => next());
+    proceed(core, store, req, res, () => next(), undefined);
   };
 }
 

@@ -4,7 +4,7 @@
  * the request's context.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { HttpInstrumentation, type HttpMetricsOptions, runInContext } from './core.js';
+import { HttpInstrumentation, type HttpMetricsOptions, proceed } from './core.js';
 import { invalid, is, option, typeError } from '../util/validate.js';
 import { nodeDiagnostics } from '../util/lazy.js';
 
@@ -57,7 +57,7 @@ export function instrumentServer(server: Server, options: InstrumentServerOption
     if (event !== 'request') return call.call(this, event, ...args);
     const [req, res] = args as [IncomingMessage, ServerResponse];
     const store = core.begin(req, res, routeFrom(routeOf, req));
-    return runInContext(store, () => call.call(this, event, ...args));
+    return proceed(core, store, req, res, () => call.call(this, event, ...args), true);
   };
   server.emit = emit as Server['emit'];
   return {

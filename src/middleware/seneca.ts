@@ -23,7 +23,7 @@ import { errors } from '../errors/store.js';
 import { defaultRegistry } from '../probes/probe.js';
 import type { Counter, Histogram, Probe } from '../probes/types.js';
 import { is, option, type Parsed, parseOptions, typeError } from '../util/validate.js';
-import { OTEL_BUCKETS, SHARED_OPTIONS } from './core.js';
+import { faultFor, INJECTED_FAULT, OTEL_BUCKETS, SHARED_OPTIONS } from './core.js';
 
 /** The `rpc_method` of messages no pattern matched: one series, whatever was sent. */
 export const UNMATCHED_PATTERN = 'unmatched';
@@ -96,7 +96,7 @@ interface GateExecutor {
 /** A Seneca instance, as far as the plugin uses it. */
 interface SenecaLike {
   readonly root?: SenecaLike;
-  inward?(hook: (spec: HookSpec) => void): unknown;
+  inward?(hook: (spec: HookSpec) => InwardStop | undefined): unknown;
   outward?(hook: (spec: HookSpec) => void): unknown;
   private$?: { ge?: GateExecutor };
   [INSTRUMENTED]?: true;
@@ -219,7 +219,7 @@ function install(self: unknown, opts: Parsed<typeof OPTIONS>): void {
     s.calls.labels({ rpc_system: 'seneca', rpc_method: pattern, ...staticLabels } as never).inc();
   };
 
-  root.inward((spec) => {
+  root.inward((spec): InwardStop | undefined => {
     try {
       const actdef = spec.ctx?.actdef;
       const meta = spec.data?.meta;
@@ -238,9 +238,11 @@ function install(self: unknown, opts: Parsed<typeof OPTIONS>): void {
         const ctx = spec.ctx as { reply?: unknown };
         if (typeof ctx.reply === 'function') ctx.reply = caller.bind(ctx.reply as (...a: unknown[]) => unknown);
       }
+      if (actdef.client !== true) return injectFault(spec, pattern);
     } catch {
       // never into the application's action
     }
+    return undefined;
   });
 
   root.outward((spec) => {
@@ -280,6 +282,35 @@ function install(self: unknown, opts: Parsed<typeof OPTIONS>): void {
   });
 
   bindQueue(root);
+}
+
+/** What an inward hook returns to answer a call itself (Seneca's contract). */
+interface InwardStop {
+  readonly op: 'stop';
+  readonly out: { readonly kind: 'error'; readonly error: Error };
+}
+
+/**
+ * Asks the fault injector about an action: an error answers the call instead of the
+ * action (`error_type="injected_fault"`, never notified); a delay holds the action's reply
+ * back, so the caller and the action's duration both see it.
+ */
+function injectFault(spec: HookSpec, pattern: string): InwardStop | undefined {
+  const fault = faultFor({ kind: 'rpc', route: pattern, path: pattern, method: 'seneca' });
+  if (fault === undefined) return undefined;
+  if (fault.kind === 'error') {
+    const error = Object.assign(new Error(fault.message), { code: INJECTED_FAULT, status: fault.status });
+    notified.add(error);
+    return { op: 'stop', out: { kind: 'error', error } };
+  }
+  const data = spec.data as { reply?: unknown } | undefined;
+  const reply = data?.reply;
+  if (data !== undefined && typeof reply === 'function') {
+    data.reply = function (this: unknown, ...args: unknown[]) {
+      setTimeout(() => (reply as (...a: unknown[]) => unknown).apply(this, args), fault.ms);
+    };
+  }
+  return undefined;
 }
 
 /**

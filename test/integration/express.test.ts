@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { context, createProbe, errors, expressErrors, expressMetrics, type Probe, type Snapshot } from '../../src/index.js';
+import { setFaultHook } from '../../src/middleware/core.js';
 
 const load = createRequire(import.meta.url);
 type Express = ((...args: unknown[]) => unknown) & { Router: (...args: unknown[]) => unknown };
@@ -140,6 +141,19 @@ describe.each(versions)('%s', (version, express) => {
     await done;
     await pending;
     expect(routes(p.snapshot())).toEqual(['GET /slow/:n 499 aborted ×1']);
+  });
+
+  it('lets the fault hook hold a request back or answer it with an error before the routes run, by path', async () => {
+    const p = registry();
+    setFaultHook((r) => (r.path === '/users/slow' ? { kind: 'delay', ms: 25 } : r.path === '/users/down' ? { kind: 'error', status: 500, message: 'injected' } : undefined));
+    cleanups.push(() => setFaultHook(undefined));
+    const url = await app(p);
+    const started = performance.now();
+    expect(await (await fetch(`${url}/users/slow`)).text()).toBe('user');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(24);
+    const down = await fetch(`${url}/users/down`);
+    expect([down.status, await down.text()]).toEqual([500, '{"error":"injected"}']);
+    expect(routes(p.snapshot())).toEqual(['GET /users/:id 200 - ×1', 'GET unmatched 500 injected_fault ×1']);
   });
 
   it('serves /metrics itself, uncounted, through the Prometheus handler', async () => {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { context, createErrorStore, createProbe, instrumentAllServers, instrumentServer, prometheus, type Probe, type Snapshot } from '../../src/index.js';
 import { bad, expectError, thrown } from '../support/helpers.js';
+import { type FaultRequest, setFaultHook } from '../../src/middleware/core.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -290,5 +291,48 @@ describe('instrumentAllServers()', () => {
       thrown(() => instrumentAllServers()),
       { type: TypeError, code: 'PROBEKIT_INVALID_ARGUMENT' },
     );
+  });
+});
+
+describe('The fault hook (for the admin server\'s fault injection)', () => {
+  it('holds the handler back by the delay, in its request context, or answers the error itself with error_type injected_fault; a hook that throws or answers nonsense injects nothing', async () => {
+    const p = registry();
+    const asked: FaultRequest[] = [];
+    setFaultHook((r) => {
+      asked.push(r);
+      if (r.path === '/slow') return { kind: 'delay', ms: 30 };
+      if (r.path === '/fail') return { kind: 'error', status: 503, message: 'injected by a test' };
+      if (r.path === '/throw') throw new Error('injector bug');
+      if (r.path === '/nonsense') return { kind: 'error', status: 200 } as never;
+      return undefined;
+    });
+    cleanups.push(() => setFaultHook(undefined));
+    const handled: string[] = [];
+    const { server, port } = await serve((req, res) => {
+      handled.push(`${req.url} ${String(context.get('route'))}`);
+      res.end('handled');
+    });
+    instrumentServer(server, { registry: p, route: (req) => req.url });
+    const started = performance.now();
+    expect(await call(port, '/slow')).toEqual({ status: 200, body: 'handled' });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(29);
+    expect(await call(port, '/fail')).toEqual({ status: 503, body: '{"error":"injected by a test"}' });
+    expect(await call(port, '/throw')).toEqual({ status: 200, body: 'handled' });
+    expect(await call(port, '/nonsense')).toEqual({ status: 200, body: 'handled' });
+    expect(handled).toEqual(['/slow /slow', '/throw /throw', '/nonsense /nonsense']);
+    expect(asked.map((r) => [r.kind, r.method, r.route, r.path])).toEqual([
+      ['http', 'GET', '/slow', '/slow'],
+      ['http', 'GET', '/fail', '/fail'],
+      ['http', 'GET', '/throw', '/throw'],
+      ['http', 'GET', '/nonsense', '/nonsense'],
+    ]);
+    expect(counts(p.snapshot())).toEqual([
+      [labels('GET', '/slow', '200'), 1],
+      [labels('GET', '/fail', '503', 'injected_fault'), 1],
+      [labels('GET', '/throw', '200'), 1],
+      [labels('GET', '/nonsense', '200'), 1],
+    ]);
+    const slow = p.snapshot().metrics.find((m) => m.exportName === 'http_server_request_duration');
+    expect(slow?.kind === 'histogram' && (slow.series[0]?.value.sum ?? 0) >= 0.029).toBe(true);
   });
 });

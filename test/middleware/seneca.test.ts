@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { context, createProbe, type ErrorRecord, onError, type Probe, type Snapshot } from '../../src/index.js';
 import { senecaPlugin, senecaProbe, UNMATCHED_PATTERN } from '../../src/seneca.js';
 import { bad, expectError, thrown } from '../support/helpers.js';
+import { type FaultRequest, setFaultHook } from '../../src/middleware/core.js';
 
 // Real Seneca 3.38, in this process (no transport: test/integration/seneca.test.ts has it).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Seneca's own typings are `any`
@@ -240,6 +241,44 @@ describe('senecaProbe', () => {
     await ready(s);
     expect((await act(s, 'cmd:hostile')).err?.message).toBe('seneca: Action cmd:hostile failed: hostile.');
     expect(durations(probe.snapshot(), 'rpc_server_duration').map(([l, n]) => [l, n])).toEqual([[rpc('cmd:hostile', 'Error'), 1]]);
+  });
+
+  it('lets the fault hook answer an action with an error (injected_fault, not notified) or hold its reply back by the delay, which its duration includes', async () => {
+    const p = createProbe();
+    cleanups.push(() => p.close());
+    const records: ErrorRecord[] = [];
+    cleanups.push(onError((r) => records.push(r)));
+    const asked: FaultRequest[] = [];
+    setFaultHook((r) => {
+      asked.push(r);
+      if (r.route === 'cmd:fail') return { kind: 'error', status: 503, message: 'injected by a test' };
+      if (r.route === 'cmd:slow') return { kind: 'delay', ms: 40 };
+      return undefined;
+    });
+    cleanups.push(() => setFaultHook(undefined));
+    const ran: string[] = [];
+    const s = seneca().use(senecaPlugin({ registry: p }));
+    for (const cmd of ['fail', 'slow', 'fine']) s.add({ cmd }, (_m: unknown, reply: Reply) => (ran.push(cmd), reply(null, { cmd })));
+    await ready(s);
+    const failed = await act(s, 'cmd:fail');
+    // Seneca wraps it as it wraps an action's own error; the original is the injected one.
+    expect((failed.err as Error & { orig?: { code?: string } }).orig?.code).toBe('injected_fault');
+    expect((await act(s, 'cmd:slow')).out).toEqual({ cmd: 'slow' });
+    expect((await act(s, 'cmd:fine')).out).toEqual({ cmd: 'fine' });
+    expect(ran).toEqual(['slow', 'fine']);
+    expect(asked.map((r) => [r.kind, r.method, r.route])).toEqual([
+      ['rpc', 'seneca', 'cmd:fail'],
+      ['rpc', 'seneca', 'cmd:slow'],
+      ['rpc', 'seneca', 'cmd:fine'],
+    ]);
+    expect(records).toEqual([]);
+    const rows = durations(p.snapshot(), 'rpc_server_duration');
+    expect(rows.map(([l, n]) => [l, n])).toEqual([
+      [rpc('cmd:fail', 'injected_fault'), 1],
+      [rpc('cmd:slow'), 1],
+      [rpc('cmd:fine'), 1],
+    ]);
+    expect(rows[1]?.[2]).toBeGreaterThanOrEqual(0.039);
   });
 
   it('rejects bad options and a `this` that is not Seneca with a TypeError naming them', () => {
