@@ -166,6 +166,19 @@ describe('instrumentServer()', () => {
     expect(active?.kind === 'counter' && active.series.map((x) => x.value)).toEqual([0]);
   });
 
+  it('runs handlers outside any request context with context: false, and records the same series', async () => {
+    const p = registry();
+    const seen: unknown[] = [];
+    const { server, port } = await serve((_req, res) => {
+      seen.push(context.get());
+      res.end();
+    });
+    instrumentServer(server, { registry: p, context: false, route: () => '/x' });
+    await call(port, '/x', { headers: { 'X-Request-Id': 'abc' } });
+    expect(seen).toEqual([undefined]);
+    expect(counts(p.snapshot())).toEqual([[labels('GET', '/x', '200'), 1]]);
+  });
+
   it('counts requests in flight in http_server_active_requests', async () => {
     const p = registry();
     let release!: () => void;
