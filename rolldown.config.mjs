@@ -12,6 +12,7 @@ export default defineConfig({
     http: 'src/http.ts',
     express: 'src/express.ts',
     seneca: 'src/seneca.ts',
+    pmx: 'src/pmx.ts',
     // Not in the exports map: the transport layer for the test fixtures that run built code.
     'internal/transport': 'src/internal/transport.ts',
   },
