@@ -7,7 +7,9 @@
  * - an error that belongs to an error domain with an `'error'` listener goes there and
  *   the process keeps running;
  * - if the application has its own listeners, probekit only observes (it notifies,
- *   through `uncaughtExceptionMonitor` where Node has one) and does not exit;
+ *   through `uncaughtExceptionMonitor` where Node has one) and does not exit; its own
+ *   'uncaughtException' listener is then taken away, so a library that exits only when it
+ *   listens alone (PM2's agent, pmx) still does;
  * - otherwise an uncaught exception is printed as Node prints it and the process exits
  *   with code 1 (after the shutdown phases flush the exporters, when capture is on); a rejection follows
  *   `--unhandled-rejections` (`throw` by default, as in Node).
@@ -141,7 +143,25 @@ function crash(err: unknown, code = 1): void {
 }
 
 function appListeners(event: 'uncaughtException' | 'unhandledRejection'): number {
-  return process.listenerCount(event) - (installed ? 1 : 0);
+  const own = event === 'uncaughtException' ? (process.listeners(event) as unknown[]).includes(onUncaught) : installed;
+  return process.listenerCount(event) - (own ? 1 : 0);
+}
+
+/**
+ * probekit's 'uncaughtException' listener is there only while the application has none:
+ * some libraries (PM2's agent, pmx, @pm2/io) exit only when theirs is the one listener, so
+ * another one, even one that defers to them, would keep a crashed process alive. While
+ * the application listens, Node's own handling decides, and probekit observes through
+ * 'uncaughtExceptionMonitor' (domains still get their errors first through process.emit).
+ */
+function onNewListener(event: string | symbol, listener: unknown): void {
+  if (event === 'uncaughtException' && listener !== onUncaught) process.off('uncaughtException', onUncaught);
+}
+
+function onRemoveListener(event: string | symbol, listener: unknown): void {
+  if (event === 'uncaughtException' && listener !== onUncaught && installed && process.listenerCount('uncaughtException') === 0) {
+    process.on('uncaughtException', onUncaught);
+  }
 }
 
 function onMonitor(err: unknown, origin: string): void {
@@ -151,6 +171,9 @@ function onMonitor(err: unknown, origin: string): void {
   if (capture === undefined || exiting || (origin === 'unhandledRejection' && raisingRejection)) return;
   if (willRoute()) return;
   capture.store.notify(err, undefined, origin);
+  if (capture.log && origin === 'uncaughtException' && appListeners('uncaughtException') > 0) {
+    writeSync(2, `probekit: captured ${origin} (the application handles it)\n`);
+  }
 }
 
 /** True when the current async execution has a domain that will take an error. */
@@ -161,14 +184,11 @@ function willRoute(): boolean {
   return false;
 }
 
-function onUncaught(error: unknown, origin: string): void {
+function onUncaught(error: unknown): void {
   // With domains, process.emit below has routed it already (before any application listener).
   const err = routedByEmit ? error : route(storage.getStore(), error);
   if (err === HANDLED) return;
-  if (appListeners('uncaughtException') > 0) {
-    if (capture?.log === true) writeSync(2, `probekit: captured ${origin} (the application handles it)\n`);
-    return;
-  }
+  if (appListeners('uncaughtException') > 0) return; // a listener added while this one ran decides
   crash(err);
 }
 
@@ -221,9 +241,13 @@ function sync(): void {
   if (wanted === installed) return;
   if (wanted) {
     process.on('uncaughtExceptionMonitor', onMonitor);
-    process.on('uncaughtException', onUncaught);
+    if (process.listenerCount('uncaughtException') === 0) process.on('uncaughtException', onUncaught);
     process.on('unhandledRejection', onRejection);
+    process.on('newListener', onNewListener);
+    process.on('removeListener', onRemoveListener);
   } else {
+    process.off('newListener', onNewListener);
+    process.off('removeListener', onRemoveListener);
     process.off('uncaughtExceptionMonitor', onMonitor);
     process.off('uncaughtException', onUncaught);
     process.off('unhandledRejection', onRejection);
