@@ -77,6 +77,8 @@ export class Registry implements Probe {
   private readonly failedReads: Counter<'metric'>;
   private readonly invalidLabels: Counter<'metric'>;
   private closed = false;
+  /** Called before each read of the whole registry (snapshot, exposition, StatsD flush). */
+  private readonly collectors: Array<() => void> = [];
   /** @internal Taps for new histograms, while an exporter that sends each value reads this registry. */
   histogramTap: TapConfig | undefined = undefined;
   /** @internal The read path (read.ts): exporters read this registry's probes through it, and only through it. */
@@ -192,6 +194,7 @@ export class Registry implements Probe {
    * registration order, then the `probekit_` self-metrics.
    */
   snapshot(): Snapshot {
+    this.collect();
     const metrics: FamilySnapshot[] = [];
     for (const family of this.byName.values()) if (!this.selfFamilies.has(family)) metrics.push(reader.snapshotFamily(family));
     for (const family of this.selfFamilies) metrics.push(reader.snapshotFamily(family));
@@ -200,8 +203,32 @@ export class Registry implements Probe {
 
   /** @internal Registered families, the probe's own first in registration order, then the self-metrics. */
   *families(): IterableIterator<AnyFamily> {
+    this.collect();
     for (const family of this.byName.values()) if (!this.selfFamilies.has(family)) yield family;
     yield* this.selfFamilies;
+  }
+
+  /**
+   * @internal Adds `fn`, called before each read of the whole registry so that counters
+   * kept elsewhere (bytes a socket counts itself) are brought up to date first; returns
+   * its remover. A collector that throws is counted as a failed read, never thrown.
+   */
+  onCollect(fn: () => void): () => void {
+    this.collectors.push(fn);
+    return () => {
+      const i = this.collectors.indexOf(fn);
+      if (i !== -1) this.collectors.splice(i, 1);
+    };
+  }
+
+  private collect(): void {
+    for (const fn of this.collectors) {
+      try {
+        fn();
+      } catch {
+        this.failedReads.labels({ metric: 'collector' }).inc();
+      }
+    }
   }
 
   /**
