@@ -11,6 +11,7 @@ export default defineConfig({
     push: 'src/push.ts',
     http: 'src/http.ts',
     express: 'src/express.ts',
+    runtime: 'src/runtime.ts',
     // Not in the exports map: the transport layer for the test fixtures that run built code.
     'internal/transport': 'src/internal/transport.ts',
   },

@@ -45,6 +45,7 @@ export { handleShutdown, isReady, onShutdown, shutdown } from './lifecycle/shutd
 export { httpPush } from './exporters/push/index.js';
 export { instrumentAllServers, instrumentServer } from './middleware/http.js';
 export { expressErrors, expressMetrics } from './middleware/express.js';
+export { runtimeMetrics } from './runtime/index.js';
 export { ProbekitRangeError, ProbekitTypeError } from './util/validate.js';
 import './exporters/cluster-worker.js';
 
@@ -91,6 +92,7 @@ export type { StatsdExporter, StatsdOptions, TagFormat } from './exporters/stats
 export type { PushExporter, PushFormat, PushOptions, PushOutcome, PushPayload, PushService } from './exporters/push/index.js';
 export type { InstrumentAllOptions, InstrumentServerOptions, ServerInstrumentation } from './middleware/http.js';
 export type { ExpressMetricsOptions } from './middleware/express.js';
+export type { RuntimeMetrics, RuntimeMetricsOptions, RuntimeNaming } from './runtime/index.js';
 export type { HttpMetricsOptions, HttpNaming, HttpRequestContext } from './middleware/core.js';
 export type { ExpositionOptions, Source } from './exporters/prometheus/exposition.js';
 export type { MetricsHandler, MetricsServer, ServeOptions } from './exporters/prometheus/http.js';
