@@ -4,6 +4,11 @@
  * percentiles are copied into plain gauges and it is reset. Reading the gauges measures
  * nothing and reports the last completed window, so a scrape never measures itself (what
  * prom-client's event-loop lag did, #561: it timed a setImmediate queued by the scrape).
+ *
+ * A reset also forgets the interval under way (Node records a sample as the time since the
+ * previous one, and a reset forgets the previous one), so a block just after a window end
+ * would go unseen. One one-shot timer per window, due one sampling interval after the
+ * reset, times that interval instead, and its lateness counts towards the next window's max.
  */
 import type { IntervalHistogram } from 'node:perf_hooks';
 import { nodePerfHooks } from '../util/lazy.js';
@@ -55,6 +60,17 @@ export function eventLoopGroup(ctx: GroupContext, resolutionMs: number): Group {
   histogram.enable();
   let elu = perf.performance.eventLoopUtilization();
   let stopped = false;
+  /** The interval a reset made the histogram forget, in ns, once its one-shot timer ran. */
+  let boundary = 0;
+  let boundaryTimer: NodeJS.Timeout | undefined;
+  const timeBoundary = (): void => {
+    const t0 = performance.now();
+    boundaryTimer = setTimeout(() => {
+      boundaryTimer = undefined;
+      boundary = (performance.now() - t0) * 1e6;
+    }, resolutionMs);
+    boundaryTimer.unref();
+  };
 
   return {
     endWindow() {
@@ -62,10 +78,12 @@ export function eventLoopGroup(ctx: GroupContext, resolutionMs: number): Group {
       try {
         // An empty window (two ends in one turn of the loop) keeps the previous figures.
         if (histogram.count > 0) {
-          FIGURES.forEach((f, i) => (gauges[i] as Metric).set(figure(histogram, f) / 1e9));
+          FIGURES.forEach((f, i) => (gauges[i] as Metric).set((f === 'max' ? Math.max(histogram.max, boundary) : figure(histogram, f)) / 1e9));
           lag?.set(histogram.mean / 1e9);
         }
         histogram.reset();
+        boundary = 0;
+        if (boundaryTimer === undefined) timeBoundary();
         const now = perf.performance.eventLoopUtilization();
         const window = perf.performance.eventLoopUtilization(now, elu);
         elu = now;
@@ -78,6 +96,8 @@ export function eventLoopGroup(ctx: GroupContext, resolutionMs: number): Group {
       if (stopped) return;
       stopped = true;
       histogram.disable();
+      if (boundaryTimer !== undefined) clearTimeout(boundaryTimer);
+      boundaryTimer = undefined;
     },
   };
 }
