@@ -4,6 +4,7 @@
  */
 import type { PerformanceEntry } from 'node:perf_hooks';
 import { nodePerfHooks } from '../util/lazy.js';
+import type { Registry } from '../probes/probe.js';
 import type { Histogram } from '../probes/types.js';
 import type { Group, GroupContext } from './common.js';
 
@@ -17,7 +18,11 @@ export function gcGroup(ctx: GroupContext): Group {
   const { registry: p, naming, prefix } = ctx;
   const otel = naming === 'otel';
   const label = otel ? 'v8js_gc_type' : 'kind';
-  const histogram = p.histogram({
+  // Pauses are few: the histogram reads the clock per pause rather than run the registry's
+  // shared ticker (a registry of another installed copy may lack rareHistogram: histogram()).
+  const registry = p as Partial<Pick<Registry, 'rareHistogram'>> & typeof p;
+  const make = typeof registry.rareHistogram === 'function' ? registry.rareHistogram.bind(registry) : p.histogram.bind(p);
+  const histogram = make({
     name: `${prefix}${otel ? 'v8js_gc_duration' : 'nodejs_gc_duration'}`,
     unit: 's',
     help: 'Garbage collection pauses by kind (major, minor, incremental, weakcb)',

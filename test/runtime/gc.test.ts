@@ -3,6 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProbe, type Probe } from '../../src/index.js';
+import type { Registry } from '../../src/probes/probe.js';
 import { runtimeMetrics, type RuntimeMetrics } from '../../src/runtime.js';
 import { family } from './read.js';
 
@@ -75,6 +76,18 @@ describe('GC pauses', () => {
     h.stop();
     await forcedMajorGc();
     expect(pauses('v8js_gc_duration', 'v8js_gc_type')).toEqual(before);
+  });
+
+  it("keeps the registry's shared ticker off (the histogram reads the clock per pause), and its window still holds the pauses", async () => {
+    p = createProbe();
+    h = runtimeMetrics({ registry: p, windowMs: 0, host: false });
+    await forcedMajorGc();
+    expect((p as unknown as Registry).time.live).toBe(false);
+    const major = (family(p, 'v8js_gc_duration').series as ReadonlyArray<{ labels: Record<string, string>; value: { windowCount: number; count: number } }>).find((s) => s.labels.v8js_gc_type === 'major');
+    expect(major?.value.windowCount).toBe(major?.value.count);
+    // A histogram registered the ordinary way does start it: the check above can fail.
+    p.histogram({ name: 'ordinary' });
+    expect((p as unknown as Registry).time.live).toBe(true);
   });
 
   it('registers no GC family with gc: false', () => {

@@ -19,7 +19,7 @@ import { isPromRegistry, promSampleNames, type PromRegistry, writePromRegistry }
 export interface DefaultMetricsOptions {
   /** Prepended to every family name as written (`svc_`). @default '' */
   readonly prefix?: string;
-  /** How often the event-loop delay is sampled, in ms. @default 20 */
+  /** How often the event-loop delay is sampled, in ms. @default 10, as prom-client, so the figures read as they did */
   readonly eventLoopMonitoringPrecision?: number;
 }
 
@@ -45,7 +45,7 @@ function defaultMetricsProbe(where: string, given: true | object): Registry {
       registry,
       naming: 'classic',
       ...(opts.prefix === undefined ? {} : { prefix: opts.prefix }),
-      ...(opts.eventLoopMonitoringPrecision === undefined ? {} : { eventLoopResolutionMs: opts.eventLoopMonitoringPrecision }),
+      eventLoopResolutionMs: opts.eventLoopMonitoringPrecision ?? 10,
     });
     defaultMetricsProbes.set(key, registry);
   }
