@@ -11,9 +11,14 @@ import { longestBlock, scrapeRows } from './scrape.bench.mjs';
 import { statsdRows } from './statsd.bench.mjs';
 import { pushRows } from './push.bench.mjs';
 import { expressRows } from './express.bench.mjs';
+import { runtimeRows } from './runtime.bench.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const record = process.argv.includes('--record');
+// `-- --only=<section>` runs one section (recording, errors, await, import, emitter, scrape,
+// statsd, push, express, statsd-memory, runtime); nothing is recorded then.
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+const want = (name) => only === undefined || only === name;
 const machine = machineLine();
 console.log(`machine: ${machine}\n`);
 
@@ -40,7 +45,7 @@ function merge(groups, rows, extra) {
 
 const sections = [];
 
-{
+if (want('recording')) {
   const { cases, close } = probeCases(lognormalSeconds());
   const rows = runCases(cases);
   close();
@@ -49,7 +54,7 @@ const sections = [];
   sections.push(['Recording paths', recording]);
 }
 
-{
+if (want('errors')) {
   const { cases, close } = errorCases();
   const rows = runCases(cases);
   close();
@@ -58,7 +63,7 @@ const sections = [];
   sections.push(['Error domains and request context', errorTable]);
 }
 
-{
+if (want('await')) {
   // One process per mode and round, interleaved; medians of the per-process medians.
   const modes = ['none', 'probekit-loaded', 'als', 'probekit-context', 'probekit-domain'];
   const labels = {
@@ -82,7 +87,7 @@ const sections = [];
   sections.push(['Await chain, process-wide (one process per mode)', awaitTable]);
 }
 
-{
+if (want('import')) {
   // import time of each entry against prom-client's own, one fresh process per import,
   // interleaved; medians.
   const targets = [
@@ -105,7 +110,7 @@ const sections = [];
   sections.push(['Import time (one fresh process per import)', importTable]);
 }
 
-{
+if (want('emitter')) {
   // new EventEmitter() once a domain exists (probekit binds emitters at construction, as
   // Node's module did). One process per mode and round, interleaved; medians.
   const modes = [
@@ -136,7 +141,7 @@ const sections = [];
   sections.push(['EventEmitter binding (one process per mode)', emitterTable]);
 }
 
-{
+if (want('scrape')) {
   const rows = await scrapeRows();
   const fmt = (x) => (x >= 10 ? x.toFixed(1) : x.toFixed(2));
   const lines = ['| series | implementation | median ms/scrape | min–max | × hand-written |', '|---:|---|---:|---:|---:|'];
@@ -148,7 +153,7 @@ const sections = [];
   sections.push(['Prometheus scrape (100 counters × 45 label sets + 100 gauges × 45 + 50 histograms × 20 per 10k)', scrapeTable]);
 }
 
-{
+if (want('statsd')) {
   const rows = await statsdRows();
   const lines = ['| case | implementation | median ns/call | min–max | × hand-written batcher | worst loss |', '|---|---|---:|---:|---:|---:|'];
   for (const r of rows) {
@@ -159,7 +164,7 @@ const sections = [];
   sections.push(['StatsD over loopback UDP (sink in its own process, default socket buffer)', statsdTable]);
 }
 
-{
+if (want('push')) {
   const rows = await pushRows();
   const lines = ['| implementation | median ms/push | min–max | × prom-client | bytes/push | bytes × prom-client |', '|---|---:|---:|---:|---:|---:|'];
   for (const r of rows) {
@@ -171,7 +176,7 @@ const sections = [];
   sections.push(['HTTP push of the 10k-series registry (POST, text format, to an HTTP sink in its own process)', pushTable]);
 }
 
-{
+if (want('express')) {
   const rows = await expressRows({ rounds: 5, seconds: 3 });
   const lines = ['| Express 5 hello world (autocannon, 16 connections, 5 × 3 s per mode) | median req/s | min–max | × no middleware | server CPU µs/request |', '|---|---:|---:|---:|---:|'];
   for (const r of rows) {
@@ -183,7 +188,7 @@ const sections = [];
   sections.push(['Express overhead (server and autocannon each in a process of their own)', expressTable]);
 }
 
-{
+if (want('statsd-memory')) {
   // The StatsD flush-memory case (test/exporters/fixtures/statsd-memory.mjs): one labelled
   // histogram at the series cap, 2 million buffered observations, one flush; each run in a
   // process of its own, with a 64 MB heap and with the default heap.
@@ -203,7 +208,22 @@ const sections = [];
   sections.push(['StatsD flush memory (1000-series histogram, 2 million buffered observations, one flush)', memoryTable]);
 }
 
-if (record) {
+if (want('runtime')) {
+  const r = await runtimeRows();
+  const lines = [
+    `| ${r.seconds} s, mostly idle, a scrape every 15 s (${r.rounds} round(s), three processes in parallel) | CPU ms less an idle process's | × prom-client |`,
+    '|---|---:|---:|',
+    `| baseline: prom-client \`collectDefaultMetrics()\` | ${r.promClient.toFixed(1)} | 1 (baseline) |`,
+    `| probekit \`runtimeMetrics()\` at its defaults | ${r.probekit.toFixed(1)} | ${r.ratio.toFixed(2)}× |`,
+    '',
+    `The idle process itself used ${r.idle.toFixed(1)} ms.`,
+  ];
+  const runtimeTable = lines.join('\n');
+  console.log(`## Runtime metrics sampler cost\n\n${runtimeTable}\n`);
+  sections.push(['Runtime metrics sampler cost (one process per mode, in parallel)', runtimeTable]);
+}
+
+if (record && only === undefined) {
   const doc = `# Benchmark results
 
 Recorded by \`npm run bench -- --record\`. Medians of ${process.env.BENCH_ROUNDS ?? 15} interleaved rounds; min–max across rounds.

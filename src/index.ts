@@ -46,6 +46,7 @@ export { httpPush } from './exporters/push/index.js';
 export { instrumentAllServers, instrumentServer } from './middleware/http.js';
 export { expressErrors, expressMetrics } from './middleware/express.js';
 export { senecaPlugin, senecaProbe } from './middleware/seneca.js';
+export { runtimeMetrics } from './runtime/index.js';
 export { ProbekitRangeError, ProbekitTypeError } from './util/validate.js';
 import './exporters/cluster-worker.js';
 
@@ -93,11 +94,13 @@ export type { PushExporter, PushFormat, PushOptions, PushOutcome, PushPayload, P
 export type { InstrumentAllOptions, InstrumentServerOptions, ServerInstrumentation } from './middleware/http.js';
 export type { ExpressMetricsOptions } from './middleware/express.js';
 export type { SenecaActionContext, SenecaPlugin, SenecaProbeOptions } from './middleware/seneca.js';
+export type { RuntimeMetrics, RuntimeMetricsOptions, RuntimeNaming } from './runtime/index.js';
 export type { HttpMetricsOptions, HttpNaming, HttpRequestContext } from './middleware/core.js';
 export type { ExpositionOptions, Source } from './exporters/prometheus/exposition.js';
 export type { MetricsHandler, MetricsServer, ServeOptions } from './exporters/prometheus/http.js';
 export type { ClusterOptions, GaugeMerge } from './exporters/prometheus/cluster.js';
-export type { DefaultMetricsOptions, PromRegistry } from './exporters/prometheus/promclient.js';
+export type { PromRegistry } from './exporters/prometheus/promclient.js';
+export type { DefaultMetricsOptions } from './exporters/prometheus/exposition.js';
 export type {
   CounterSeriesSnapshot,
   CounterSnapshot,

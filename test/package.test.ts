@@ -177,7 +177,7 @@ describe('Every entry of the exports map', () => {
     expect(loaded).toEqual(Object.fromEntries(entries().map((e) => [e, '0\n'])));
   });
 
-  it('loads no prom-client on import, and loads it once its default metrics are asked for', () => {
+  it('loads no prom-client on import, nor for the default metrics, which probekit/runtime serves', () => {
     const program = [
       "import { createRequire } from 'node:module';",
       "const { prometheus } = await import('probekit');",
@@ -188,7 +188,13 @@ describe('Every entry of the exports map', () => {
       'console.log(before, loaded());',
     ].join('\n');
     const run = node(['--input-type=module', '-e', program]);
-    expect({ stderr: run.stderr, stdout: run.stdout }).toEqual({ stderr: '', stdout: 'false true\n' });
+    expect({ stderr: run.stderr, stdout: run.stdout }).toEqual({ stderr: '', stdout: 'false false\n' });
+  });
+
+  it('gives probekit/runtime the very runtimeMetrics the root exports', () => {
+    const program = "import * as root from 'probekit'; import { runtimeMetrics } from 'probekit/runtime'; console.log(runtimeMetrics === root.runtimeMetrics);";
+    const run = node(['--input-type=module', '-e', program]);
+    expect({ stderr: run.stderr, stdout: run.stdout }).toEqual({ stderr: '', stdout: 'true\n' });
   });
 });
 

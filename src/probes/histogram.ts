@@ -169,10 +169,11 @@ export class Histogram<L extends string = string> {
     layout: BucketLayout,
     percentiles: readonly number[],
     timeframe: number,
+    time: TimeSource = family.owner.time,
   ) {
     this._family = family;
     this.labelValues = labelValues as LabelValues<L>;
-    this._time = family.owner.time;
+    this._time = time;
     this._layout = layout;
     this._counts = new Float64Array(layout.bounds.length + 1);
     this._percentiles = percentiles;

@@ -172,6 +172,19 @@ export class Registry implements Probe {
   histogram<const L extends string = never, const P extends readonly number[] = DefaultPercentiles>(
     options: HistogramOptions<L, P>,
   ): HistogramApi<L, PercentileKeys<P>> {
+    return this.makeHistogram(options, true);
+  }
+
+  /**
+   * @internal A histogram observed rarely (GC pauses): its series read the clock at every
+   * `observe()` instead of keeping the shared ticker running, which costs more than the
+   * few observations it would save a clock read on.
+   */
+  rareHistogram<const L extends string = never>(options: HistogramOptions<L>): HistogramApi<L> {
+    return this.makeHistogram(options, false);
+  }
+
+  private makeHistogram<const L extends string, const P extends readonly number[]>(options: HistogramOptions<L, P>, ticker: boolean): HistogramApi<L, PercentileKeys<P>> {
     const opts = parseOptions('histogram()', HISTOGRAM_OPTIONS, options, { renamed: { measurement: 'percentiles' }, required: true });
     const { unit, timeframe, percentiles } = opts;
     const buckets = opts.buckets ?? defaultBuckets(unit);
@@ -182,9 +195,10 @@ export class Registry implements Probe {
       opts.name,
       { help: opts.help, unit, labels, buckets, percentiles, timeframe },
       false,
-      (f, l) => new Histogram(f, l, layout, percentiles, timeframe),
+      // A source with a clock and no ticker: every observe() reads the clock (see time.ts).
+      ticker ? (f, l) => new Histogram(f, l, layout, percentiles, timeframe) : (f, l) => new Histogram(f, l, layout, percentiles, timeframe, new TimeSource(this.time.now)),
     );
-    this.time.use((timeframe * 1000) / HISTOGRAM_STEPS);
+    if (ticker) this.time.use((timeframe * 1000) / HISTOGRAM_STEPS);
     return family.root as unknown as HistogramApi<L, PercentileKeys<P>>;
   }
 

@@ -38,3 +38,11 @@ export const nodeCrypto = (): typeof import('node:crypto') => load('node:crypto'
 export const nodeNet = (): typeof import('node:net') => load('node:net') as typeof import('node:net');
 /** `node:diagnostics_channel`, loaded on first use. */
 export const nodeDiagnostics = (): typeof import('node:diagnostics_channel') => load('node:diagnostics_channel') as typeof import('node:diagnostics_channel');
+/** `node:os`, loaded on first use. */
+export const nodeOs = (): typeof import('node:os') => load('node:os') as typeof import('node:os');
+/** `node:fs`, loaded on first use. */
+export const nodeFs = (): typeof import('node:fs') => load('node:fs') as typeof import('node:fs');
+/** `node:v8`, loaded on first use. */
+export const nodeV8 = (): typeof import('node:v8') => load('node:v8') as typeof import('node:v8');
+/** `node:perf_hooks`, loaded on first use. */
+export const nodePerfHooks = (): typeof import('node:perf_hooks') => load('node:perf_hooks') as typeof import('node:perf_hooks');

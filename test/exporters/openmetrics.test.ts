@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProbe, type Probe, prometheus } from '../../src/index.js';
 import { canonicalNumber } from '../../src/exporters/prometheus/format.js';
+import { runtimeMetrics } from '../../src/runtime.js';
 import { haveOpenMetricsParser, parseOpenMetrics } from '../support/peers.js';
 
 // OpenMetrics output read back by prometheus_client's parser (Python, 0.26.0), which
@@ -178,5 +179,26 @@ describe.skipIf(!parser)('A labelled metric read by prometheus_client 0.26.0', (
     const build = families.find(([name]) => name === 'build');
     expect(build?.[1]).toBe('info');
     expect(build?.[2].map(([, labels]) => labels)).toEqual([{ service: 'api', value: 'v2' }]);
+  });
+});
+
+describe.skipIf(!parser)('Runtime metrics read by prometheus_client 0.26.0', () => {
+  it.each(['otel', 'classic'] as const)("parses the runtime metrics with naming '%s' in OpenMetrics, every family once", async (naming) => {
+    const p = createProbe();
+    probes.push(p);
+    const h = runtimeMetrics({ registry: p, naming, windowMs: 0, eventLoopResolutionMs: 1 });
+    try {
+      await new Promise((r) => setTimeout(r, 20)); // a few delay samples, so the window has every figure
+      h.endWindow();
+      const families = parsed(await om(p, true));
+      const names = families.map(([name]) => name);
+      expect(names.length).toBe(new Set(names).size);
+      const cpu = naming === 'otel' ? 'process_cpu_time_seconds:counter' : 'process_cpu_user_seconds:counter';
+      const delay = naming === 'otel' ? 'nodejs_eventloop_delay_max_seconds:gauge' : 'nodejs_eventloop_lag_max_seconds:gauge';
+      const gc = naming === 'otel' ? 'v8js_gc_duration_seconds:histogram' : 'nodejs_gc_duration_seconds:histogram';
+      expect(families.map(([name, type]) => `${name}:${type}`)).toEqual(expect.arrayContaining([cpu, delay, gc, 'nodejs_eventloop_utilization_ratio:gauge']));
+    } finally {
+      h.stop();
+    }
   });
 });

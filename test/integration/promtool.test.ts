@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import client from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createProbe, prometheus } from '../../src/index.js';
+import { runtimeMetrics } from '../../src/runtime.js';
 import { havePeer } from '../support/peers.js';
 
 const available = havePeer('promtool', 'prometheus');
@@ -61,15 +62,40 @@ describe.skipIf(!available)('promtool check metrics', () => {
     expect(text).toContain('process_cpu_user_seconds_total');
     expect(text).toContain('legacy_jobs_total{queue="a\\"b"} 1');
     const run = promtool(text);
-    // prom-client's default metrics name three gauges with a _total suffix; they are
-    // prom-client's names (users' dashboards rely on them), not probekit's, so accepted.
+    // The default metrics keep prom-client's names (users' dashboards rely on them): one is a
+    // gauge with a _total suffix. The CPU count keeps OpenTelemetry's name, ending in _count.
     const accepted = [
-      'nodejs_active_handles_total non-counter metrics should not have "_total" suffix',
-      'nodejs_active_requests_total non-counter metrics should not have "_total" suffix',
       'nodejs_active_resources_total non-counter metrics should not have "_total" suffix',
+      'system_cpu_logical_count non-histogram and non-summary metrics should not have "_count" suffix',
     ];
-    expect(run.stderr.split('\n').filter((l) => l !== '')).toEqual(accepted);
+    expect(run.stderr.split('\n').filter((l) => l !== '').sort()).toEqual(accepted);
     expect(run.status).toBe(3);
+    p.close();
+  });
+
+  it.each(['otel', 'classic'] as const)("accepts the runtime metrics with naming '%s', each family once, every one of them a base unit", async (naming) => {
+    const p = createProbe();
+    const h = runtimeMetrics({ registry: p, naming, windowMs: 0, eventLoopResolutionMs: 1 });
+    await new Promise((r) => setTimeout(r, 20)); // a few delay samples, so the window has every figure
+    h.endWindow();
+    const text = await prometheus.text({ registry: p, windowQuantiles: true });
+    const types = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string);
+    expect(types.length).toBe(new Set(types).size);
+    const run = promtool(text);
+    // OpenTelemetry's own names end in _count (system.cpu.logical.count, process.unix.file_descriptor.count),
+    // and prom-client's nodejs_active_resources_total is a gauge: their names, kept for the queries that use them.
+    const accepted = {
+      otel: [
+        'process_unix_file_descriptor_count non-histogram and non-summary metrics should not have "_count" suffix',
+        'system_cpu_logical_count non-histogram and non-summary metrics should not have "_count" suffix',
+      ],
+      classic: [
+        'nodejs_active_resources_total non-counter metrics should not have "_total" suffix',
+        'system_cpu_logical_count non-histogram and non-summary metrics should not have "_count" suffix',
+      ],
+    }[naming];
+    expect(run.stderr.split('\n').filter((l) => l !== '').sort()).toEqual([...accepted].sort());
+    h.stop();
     p.close();
   });
 

@@ -3,20 +3,54 @@
  * with family names checked once up front and on every scrape, and the event loop given
  * a turn whenever a scrape has run for 10 ms.
  */
-import { defaultRegistry, isRegistry, type Registry } from '../../probes/probe.js';
+import { defaultRegistry, isRegistry, Registry } from '../../probes/probe.js';
 import type { Probe } from '../../probes/types.js';
 import { is, nameConflict, option, parseOptions, type Schema, typeError } from '../../util/validate.js';
+import { runtimeMetrics } from '../../runtime/index.js';
 import type { Counter } from '../../probes/counter.js';
 import { type Format } from './format.js';
 import { type WriteOptions, writeProbe } from './live.js';
-import {
-  defaultMetricsRegistry,
-  type DefaultMetricsOptions,
-  isPromRegistry,
-  promSampleNames,
-  type PromRegistry,
-  writePromRegistry,
-} from './promclient.js';
+import { isPromRegistry, promSampleNames, type PromRegistry, writePromRegistry } from './promclient.js';
+
+/**
+ * What the `defaultMetrics` option takes besides `true`: the options of prom-client's
+ * `collectDefaultMetrics` that carry over to probekit's runtime metrics, which serve it.
+ */
+export interface DefaultMetricsOptions {
+  /** Prepended to every family name as written (`svc_`). @default '' */
+  readonly prefix?: string;
+  /** How often the event-loop delay is sampled, in ms. @default 10, as prom-client, so the figures read as they did */
+  readonly eventLoopMonitoringPrecision?: number;
+}
+
+const DEFAULT_METRICS_OPTIONS = {
+  prefix: option(is.string),
+  eventLoopMonitoringPrecision: option(is.integer(1, 10_000)),
+};
+
+const defaultMetricsProbes = new Map<string, Registry>();
+
+/**
+ * The registry holding the default metrics for these options: probekit's runtime metrics
+ * with prom-client's names (`naming: 'classic'`), in a registry of their own made on first
+ * use and shared, so asking twice samples once and a family is never written twice.
+ */
+function defaultMetricsProbe(where: string, given: true | object): Registry {
+  const opts = parseOptions(where, DEFAULT_METRICS_OPTIONS, given === true ? {} : given);
+  const key = JSON.stringify(opts);
+  let registry = defaultMetricsProbes.get(key);
+  if (registry === undefined) {
+    registry = new Registry();
+    runtimeMetrics({
+      registry,
+      naming: 'classic',
+      ...(opts.prefix === undefined ? {} : { prefix: opts.prefix }),
+      eventLoopResolutionMs: opts.eventLoopMonitoringPrecision ?? 10,
+    });
+    defaultMetricsProbes.set(key, registry);
+  }
+  return registry;
+}
 
 /** What an exposition reads: probekit registries and prom-client registries. */
 export type Source = Probe | PromRegistry;
@@ -33,9 +67,11 @@ export interface ExpositionOptions {
    */
   readonly registry?: Source | readonly Source[];
   /**
-   * Adds prom-client's default process metrics (CPU, memory, event loop lag, GC,
-   * handles); an object is passed to `collectDefaultMetrics` (`prefix`, `labels`, …).
-   * @default false
+   * Adds the process metrics under prom-client's default-metric names (CPU, memory, event
+   * loop lag, GC, active resources…), served by probekit's runtime metrics with
+   * `naming: 'classic'` (prom-client is not loaded for them); an object takes `prefix` and
+   * `eventLoopMonitoringPrecision`. Prefer calling `runtimeMetrics()` yourself: every
+   * exporter then carries them. @default false
    */
   readonly defaultMetrics?: boolean | DefaultMetricsOptions;
   /** Also expose each histogram's window percentiles as a `<name>_window` summary family (`quantile` labels). @default false */
@@ -75,7 +111,7 @@ export class Exposition {
     }
     if (sources.length === 0) throw typeError(`${where} option "registry"`, 'at least one registry', opts.registry);
     const dm = opts.defaultMetrics;
-    const defaults = dm === true || typeof dm === 'object' ? defaultMetricsRegistry(dm === true ? {} : dm) : undefined;
+    const defaults = dm === true || typeof dm === 'object' ? defaultMetricsProbe(`${where} option "defaultMetrics"`, dm) : undefined;
     if (defaults !== undefined) sources.push(defaults);
     this.sources = sources;
     this.windowQuantiles = opts.windowQuantiles;
@@ -154,7 +190,7 @@ function probeSampleNames(p: Registry): string[] {
 }
 
 /** How an error message names source `i`. */
-function sourceName(sources: readonly Checked[], i: number, defaults: PromRegistry | undefined): string {
+function sourceName(sources: readonly Checked[], i: number, defaults: Registry | undefined): string {
   return sources[i] === defaults ? 'the default metrics (option "defaultMetrics")' : `registry #${i + 1} of the "registry" option`;
 }
 
@@ -162,7 +198,7 @@ function sourceName(sources: readonly Checked[], i: number, defaults: PromRegist
  * Throws when two sources would write one sample name (a family, or a name a family
  * derives: `_total`, `_bucket`, `_sum`…): a clear error now, not a broken scrape.
  */
-function checkUnique(sources: readonly Checked[], defaults: PromRegistry | undefined): void {
+function checkUnique(sources: readonly Checked[], defaults: Registry | undefined): void {
   const owner = new Map<string, number>();
   sources.forEach((source, i) => {
     const names = isRegistry(source) ? probeSampleNames(source) : promSampleNames(source);

@@ -1,45 +1,15 @@
 /**
- * prom-client registries in the same exposition: an application's own `Registry`, and
- * prom-client's default process metrics (CPU, memory, event loop, GC, handles). They
- * are read as JSON and written by the same formatter, so both formats come out right
- * whatever content type the registry was made with.
+ * prom-client registries in the same exposition: an application's own `Registry`, read as
+ * JSON and written by the same formatter, so both formats come out right whatever content
+ * type the registry was made with. (prom-client's default metrics are no longer loaded:
+ * the `defaultMetrics` option is served by probekit's runtime metrics, see exposition.ts.)
  */
 import type client from 'prom-client';
-import { loadPackage } from '../../util/lazy.js';
 import { escapeLabelValue, type FamilyType, formatValue, header } from './format.js';
 import { claim, type WriteOptions } from './live.js';
 
 /** A prom-client registry (`new client.Registry()` or `client.register`). */
 export type PromRegistry = client.Registry;
-
-/** Options of prom-client's `collectDefaultMetrics`, minus `register`. */
-export type DefaultMetricsOptions = Omit<client.DefaultMetricsCollectorConfiguration<client.RegistryContentType>, 'register'>;
-
-const defaultRegistries = new Map<string, PromRegistry>();
-
-/**
- * prom-client itself, loaded on first use: importing probekit does not load it (it is
- * most of what an import would cost); only asking for its default metrics does.
- */
-function promClient(): typeof client {
-  return loadPackage<typeof client>('prom-client');
-}
-
-/**
- * One registry per distinct options holding prom-client's default metrics, created on
- * first use and shared: collecting them twice would install their observers twice.
- */
-export function defaultMetricsRegistry(options: DefaultMetricsOptions = {}): PromRegistry {
-  const key = JSON.stringify(options);
-  let registry = defaultRegistries.get(key);
-  if (registry === undefined) {
-    const prom = promClient();
-    registry = new prom.Registry();
-    prom.collectDefaultMetrics({ ...options, register: registry });
-    defaultRegistries.set(key, registry);
-  }
-  return registry;
-}
 
 /** True for a prom-client registry (duck-typed: several copies of prom-client may be loaded). */
 export function isPromRegistry(value: unknown): value is PromRegistry {
