@@ -14,6 +14,7 @@ export default defineConfig({
     seneca: 'src/seneca.ts',
     pmx: 'src/pmx.ts',
     runtime: 'src/runtime.ts',
+    register: 'src/register.ts',
     // Not in the exports map: the transport layer for the test fixtures that run built code.
     'internal/transport': 'src/internal/transport.ts',
   },

@@ -47,6 +47,10 @@ export { instrumentAllServers, instrumentServer } from './middleware/http.js';
 export { expressErrors, expressMetrics } from './middleware/express.js';
 export { senecaPlugin, senecaProbe } from './middleware/seneca.js';
 export { runtimeMetrics } from './runtime/index.js';
+export { networkMetrics } from './runtime/network.js';
+export { portMetrics } from './runtime/ports.js';
+export { DEFAULT_PROMETHEUS_PORT, init } from './init/init.js';
+export { ENV_VARS, optionsFromEnv } from './init/env.js';
 export { ProbekitRangeError, ProbekitTypeError } from './util/validate.js';
 import './exporters/cluster-worker.js';
 
@@ -95,6 +99,10 @@ export type { InstrumentAllOptions, InstrumentServerOptions, ServerInstrumentati
 export type { ExpressMetricsOptions } from './middleware/express.js';
 export type { SenecaActionContext, SenecaPlugin, SenecaProbeOptions } from './middleware/seneca.js';
 export type { RuntimeMetrics, RuntimeMetricsOptions, RuntimeNaming } from './runtime/index.js';
+export type { NetworkMetrics, NetworkMetricsOptions } from './runtime/network.js';
+export type { PortMetrics, PortMetricsOptions } from './runtime/ports.js';
+export type { InitOptions, Instrumentation } from './init/init.js';
+export type { EnvVar } from './init/env.js';
 export type { HttpMetricsOptions, HttpNaming, HttpRequestContext } from './middleware/core.js';
 export type { ExpositionOptions, Source } from './exporters/prometheus/exposition.js';
 export type { MetricsHandler, MetricsServer, ServeOptions } from './exporters/prometheus/http.js';

@@ -1,13 +1,14 @@
 /**
  * pmx's `init()` options and what they start. The options of pmx 1.6 and @pm2/io are all
  * accepted; probekit models `errors` (@pm2/io: `catchExceptions`), `http` (@pm2/io:
- * `metrics.http`) and `custom_probes` (@pm2/io: `metrics.eventLoop`/`metrics.runtime`).
+ * `metrics.http`), `custom_probes` (@pm2/io: `metrics.eventLoop`/`metrics.runtime`),
+ * `network` and `ports`.
  * The others are accepted, reported to PM2 in `axm:option:configuration`, and otherwise
  * ignored (see README, "PM2").
  */
 import { captureProcessErrors } from '../../errors/process.js';
 import type { ErrorStore } from '../../errors/store.js';
-import { instrumentAllServers } from '../../middleware/http.js';
+import { init } from '../../init/init.js';
 import { checkObject, is } from '../../util/validate.js';
 
 /** Options of the facade's `init()`: pmx 1.6's and @pm2/io's names. */
@@ -22,7 +23,11 @@ export interface PmxInitOptions {
   readonly custom_probes?: boolean;
   /** @pm2/io's metric switches: `http` is `http`, `eventLoop`/`runtime` are `custom_probes`; the others are accepted. */
   readonly metrics?: { readonly http?: boolean; readonly eventLoop?: boolean; readonly runtime?: boolean; readonly [other: string]: unknown };
-  /** Every other pmx 1.6 or @pm2/io option (`network`, `ports`, `alert_enabled`, `profiling`, `transactions`, `tracing`, …): accepted, sent to PM2, not modelled yet. */
+  /** Count the bytes in and out over the process's TCP sockets (`networkMetrics()`). @default false */
+  readonly network?: boolean;
+  /** List the ports the process listens on (`portMetrics()`). @default false */
+  readonly ports?: boolean;
+  /** Every other pmx 1.6 or @pm2/io option (`alert_enabled`, `profiling`, `transactions`, `tracing`, …): accepted, sent to PM2, not modelled. */
   readonly [other: string]: unknown;
 }
 
@@ -31,13 +36,15 @@ export interface CoreOptions {
   readonly errors: boolean;
   readonly http: boolean;
   readonly customProbes: boolean;
+  readonly network?: boolean;
+  readonly ports?: boolean;
 }
 
 /** The options of pmx 1.6 and @pm2/io that probekit knows (modelled or only accepted). */
 export const PMX_INIT_OPTIONS = [
-  'errors', 'catchExceptions', 'http', 'custom_probes', 'metrics',
-  // accepted, not modelled: waiting for probekit's core init() or out of scope
-  'network', 'ports', 'alert_enabled', 'default_actions', 'transactions', 'http_latency', 'http_code', 'ignore_routes',
+  'errors', 'catchExceptions', 'http', 'custom_probes', 'metrics', 'network', 'ports',
+  // accepted, not modelled
+  'alert_enabled', 'default_actions', 'transactions', 'http_latency', 'http_code', 'ignore_routes',
   'profiling', 'collectDependencies', 'ignoreFilter', 'excludedHooks', 'v8', 'event_loop_dump', 'deep_metrics', 'module_conf',
   'standalone', 'apmOptions', 'tracing', 'actions', 'apiKey', 'appName', 'level',
 ] as const;
@@ -54,7 +61,7 @@ function flag(where: string, value: unknown, fallback: boolean): boolean {
  * (`PROBEKIT_PMX_UNKNOWN_OPTION`), never thrown.
  */
 export function parseInitOptions(input: unknown): CoreOptions {
-  if (input === undefined || input === null) return { errors: true, http: true, customProbes: true };
+  if (input === undefined || input === null) return { errors: true, http: true, customProbes: true, network: false, ports: false };
   const o = checkObject('init() options', input);
   for (const key of Object.keys(o)) {
     if ((PMX_INIT_OPTIONS as readonly string[]).includes(key) || warned.has(key)) continue;
@@ -68,7 +75,9 @@ export function parseInitOptions(input: unknown): CoreOptions {
   const http = flag('init() option "http"', o.http, flag('init() option "metrics.http"', metrics.http, true));
   const eventLoop = flag('init() option "metrics.eventLoop"', metrics.eventLoop, true) && flag('init() option "metrics.runtime"', metrics.runtime, true);
   const customProbes = flag('init() option "custom_probes"', o.custom_probes, eventLoop);
-  return { errors, http, customProbes };
+  const network = flag('init() option "network"', o.network, metrics.network === true);
+  const ports = flag('init() option "ports"', o.ports, false);
+  return { errors, http, customProbes, network, ports };
 }
 
 /** The part of `init()`'s options PM2 keeps (`pm2 jlist`, `axm_options`): JSON values only, never `name` (PM2 would rename the app). */
@@ -94,16 +103,15 @@ export interface Started {
 }
 
 /**
- * Starts what `init()`'s options ask for. FOR NOW, until probekit's core `init()` (root
- * entry: runtime metrics, network, ports, exporters) lands: this is the one place to
- * replace with a call to it.
+ * Starts what `init()`'s options ask for.
  * - `errors`: process capture. When the process already has an `uncaughtException`
  *   listener that decides how it ends (PM2's own agent, which PM2 7 loads into every
  *   fork-mode process, pmx, @pm2/io, or the application's), probekit only observes,
- *   through `uncaughtExceptionMonitor`: a second listener would make such a listener
- *   believe it is not alone and keep the process running after the crash. Otherwise
- *   `captureProcessErrors()`, which keeps Node's semantics.
- * - `http`: `instrumentAllServers()`, unless that process-wide mode is already on.
+ *   through `uncaughtExceptionMonitor`, and PM2's agent reports the crash itself.
+ *   Otherwise `captureProcessErrors()`, which keeps Node's semantics.
+ * - `http`, `custom_probes`, `network`, `ports`: probekit's `init()` with the same names
+ *   (every node:http server, runtime metrics, socket bytes, listening ports), which also
+ *   starts what `PROBEKIT_*` environment variables ask for (a metrics server, StatsD, push).
  */
 export function startCore(options: CoreOptions, store: ErrorStore): Started {
   const stops: Array<() => void> = [];
@@ -128,12 +136,12 @@ export function startCore(options: CoreOptions, store: ErrorStore): Started {
       stops.push(() => capture.close());
     }
   }
-  if (options.http) {
+  if (options.http || options.customProbes || options.network === true || options.ports === true) {
     try {
-      const all = instrumentAllServers();
-      stops.push(() => all.close());
+      const core = init({ errors: false, http: options.http, custom_probes: options.customProbes, network: options.network === true, ports: options.ports === true });
+      stops.push(() => void core.close());
     } catch {
-      // already on in this process: the requests are counted once, by that one
+      // a feature the process already runs another way (instrumentAllServers() on): left as it is
     }
   }
   return {

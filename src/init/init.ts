@@ -1,0 +1,276 @@
+/**
+ * `init()`: one call, or environment variables alone, instruments a process: errors,
+ * every node:http server, runtime, network and port metrics, and the exporters. Its
+ * option names and meanings are pmx's (`http`, `errors`, `custom_probes`, `network`,
+ * `ports`) plus probekit's own. It is synchronous, as pmx's is; exporters that start
+ * asynchronously (a metrics server's listen) finish later, and `ready` says when.
+ *
+ * Calling it again reconfigures: a feature whose options did not change keeps running, a
+ * changed one is stopped and started anew, a removed one is stopped. Nothing runs twice.
+ */
+import { captureProcessErrors, type CaptureOptions } from '../errors/process.js';
+import { httpPush, type PushOptions } from '../exporters/push/index.js';
+import { serve, type MetricsServer, type ServeOptions } from '../exporters/prometheus/http.js';
+import { statsd, type StatsdOptions } from '../exporters/statsd/index.js';
+import { handleShutdown, type HandleShutdownOptions } from '../lifecycle/shutdown.js';
+import { instrumentAllServers, type InstrumentAllOptions } from '../middleware/http.js';
+import { runtimeMetrics, type RuntimeMetricsOptions } from '../runtime/index.js';
+import { networkMetrics } from '../runtime/network.js';
+import { portMetrics } from '../runtime/ports.js';
+import { checkObject, invalid, is } from '../util/validate.js';
+import { optionsFromEnv } from './env.js';
+import { warnOnce } from './warn.js';
+
+/** Options of {@link init}; every one can also come from an environment variable (see README, "init() and environment variables"). */
+export interface InitOptions {
+  /** The service's name: the push payload's `service.name`. @default the environment's, else none */
+  readonly serviceName?: string;
+  /** Count and time the requests of every node:http/https server (`instrumentAllServers()`). @default true */
+  readonly http?: boolean | InstrumentAllOptions;
+  /** Capture uncaught exceptions and unhandled rejections (`captureProcessErrors()`). @default true */
+  readonly errors?: boolean | CaptureOptions;
+  /** Runtime and host metrics (`runtimeMetrics()`): pmx's name for its default probes. @default true */
+  readonly custom_probes?: boolean | RuntimeMetricsOptions;
+  /** Bytes in and out over the process's TCP sockets (`networkMetrics()`). @default false */
+  readonly network?: boolean;
+  /** The TCP ports the process listens on (`portMetrics()`). @default false */
+  readonly ports?: boolean;
+  /** Serve `/metrics` (`prometheus.serve()`); `true` is port 9464 on 127.0.0.1. @default off */
+  readonly prometheus?: boolean | Partial<ServeOptions>;
+  /** Send to StatsD (`statsd()`); `true` is its defaults (127.0.0.1:8125). @default off */
+  readonly statsd?: boolean | StatsdOptions;
+  /** Push over HTTP (`httpPush()`); needs at least `url`. @default off */
+  readonly push?: false | PushOptions;
+  /** Finish cleanly on SIGTERM and SIGINT (`handleShutdown()`). @default false */
+  readonly handleShutdown?: boolean | HandleShutdownOptions;
+}
+
+/** What {@link init} returns. */
+export interface Instrumentation {
+  /** Resolves when what started asynchronously (a metrics server) is up, or failed and was reported; never rejects. */
+  readonly ready: Promise<void>;
+  /** The metrics server, once `ready` resolved, when `prometheus` is on and it started. */
+  readonly metricsServer: MetricsServer | undefined;
+  /** Stops everything this `init()` (and any earlier one) started; resolves when servers are closed. */
+  close(): Promise<void>;
+}
+
+/** The default port of a Prometheus exporter (OpenTelemetry's, free of the common app ports). */
+export const DEFAULT_PROMETHEUS_PORT = 9464;
+
+type Section = Exclude<keyof InitOptions, 'serviceName'>;
+
+/** A running feature and the options it was started with. */
+interface Running {
+  readonly key: string;
+  /** Stops it; a promise when the stop is asynchronous (a server's close). */
+  stop(): void | Promise<void>;
+}
+
+const running = new Map<Section, Running>();
+let metricsServer: MetricsServer | undefined;
+/** Settles when the last restart of the metrics server is done. */
+let serverWork: Promise<void> = Promise.resolve();
+
+/** A stable text for comparing options: functions and objects such as agents by identity. */
+function keyOf(value: unknown): string {
+  const ids = new Map<unknown, number>();
+  return JSON.stringify(value, (_k, v: unknown) => {
+    if (typeof v === 'function' || (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.getPrototypeOf(v) !== Object.prototype)) {
+      if (!ids.has(v)) ids.set(v, identity(v));
+      return `#${String(ids.get(v))}`;
+    }
+    return v;
+  });
+}
+
+const identities = new WeakMap<object, number>();
+let nextIdentity = 1;
+function identity(v: unknown): number {
+  const o = v as object;
+  let id = identities.get(o);
+  if (id === undefined) {
+    id = nextIdentity++;
+    identities.set(o, id);
+  }
+  return id;
+}
+
+/** Options of a section that is on, or `undefined` when it is off. */
+function sectionOptions<T extends object>(value: boolean | T | undefined, fallback: boolean): T | Record<string, never> | undefined {
+  if (value === undefined) return fallback ? {} : undefined;
+  if (value === false) return undefined;
+  if (value === true) return {};
+  return value;
+}
+
+/**
+ * Instruments the process in one call, with pmx's option names: `http`, `errors`,
+ * `custom_probes` (runtime metrics), `network`, `ports`, and probekit's `prometheus`,
+ * `statsd`, `push`, `handleShutdown`, `serviceName`. A section the code leaves out is
+ * read from the environment (`PROBEKIT_<SECTION>_<OPTION>`, see `optionsFromEnv()`);
+ * an invalid variable warns once and leaves its feature off. Invalid options given in
+ * code throw a `TypeError`, as every probekit option does.
+ *
+ * @example
+ * import { init } from 'probekit';
+ * const instrumentation = init({ prometheus: { port: 9464 }, network: true });
+ * await instrumentation.ready; // /metrics answers on :9464
+ */
+export function init(options: InitOptions = {}): Instrumentation {
+  const given = checkObject('init() options', options) as InitOptions;
+  for (const key of Object.keys(given)) {
+    if (!KNOWN.has(key)) throw invalid(`probekit: init() got the option "${key}", which it does not know; known: ${[...KNOWN].join(', ')}`, 'PROBEKIT_UNKNOWN_OPTION', key);
+  }
+  const env = optionsFromEnv(process.env);
+  const pick = <K extends keyof InitOptions>(k: K): InitOptions[K] => (given[k] !== undefined ? given[k] : env[k]);
+  const serviceName = pick('serviceName');
+  if (serviceName !== undefined) is.nonEmpty('init() option "serviceName"', serviceName);
+
+  const push = pick('push');
+  const wanted: Record<Section, object | undefined> = {
+    errors: sectionOptions(pick('errors'), true),
+    http: sectionOptions(pick('http'), true),
+    custom_probes: sectionOptions(pick('custom_probes'), true),
+    network: sectionOptions(pick('network'), false),
+    ports: sectionOptions(pick('ports'), false),
+    prometheus: sectionOptions(pick('prometheus'), false),
+    statsd: sectionOptions(pick('statsd'), false),
+    push: push === undefined || push === false ? undefined : serviceName !== undefined && push.service?.name === undefined ? { ...push, service: { ...push.service, name: serviceName } } : push,
+    handleShutdown: sectionOptions(pick('handleShutdown'), false),
+  };
+
+  // Check every section first: code errors throw before anything starts or stops.
+  const starters = new Map<Section, () => Running>();
+  for (const section of SECTIONS) {
+    const opts = wanted[section];
+    if (opts === undefined) continue;
+    const key = keyOf(opts);
+    if (running.get(section)?.key === key) continue;
+    starters.set(section, prepare(section, opts, key));
+  }
+  for (const section of SECTIONS) {
+    const current = running.get(section);
+    if (current === undefined) continue;
+    if (wanted[section] === undefined || starters.has(section)) {
+      running.delete(section);
+      stopFeature(section, current);
+    }
+  }
+  for (const [section, start] of starters) {
+    try {
+      running.set(section, start());
+    } catch (err) {
+      warnOnce(`probekit: init() could not start "${section}": ${err instanceof Error ? err.message : String(err)}`, 'PROBEKIT_INIT');
+    }
+  }
+  return handle;
+}
+
+/** One handle for every init() call: the process has one configuration. */
+const handle: Instrumentation = {
+  get ready(): Promise<void> {
+    return serverWork;
+  },
+  get metricsServer(): MetricsServer | undefined {
+    return metricsServer;
+  },
+  async close(): Promise<void> {
+    for (const section of [...running.keys()].reverse()) {
+      const current = running.get(section) as Running;
+      running.delete(section);
+      stopFeature(section, current);
+    }
+    await serverWork;
+  },
+};
+
+function stopFeature(section: Section, current: Running): void {
+  try {
+    const stopped = current.stop();
+    if (section === 'prometheus' && stopped instanceof Promise) serverWork = serverWork.then(() => stopped).catch(() => undefined);
+  } catch {
+    // a feature that fails to stop is gone from the configuration anyway
+  }
+}
+
+const SECTIONS: readonly Section[] = ['handleShutdown', 'errors', 'http', 'custom_probes', 'network', 'ports', 'prometheus', 'statsd', 'push'];
+const KNOWN = new Set<string>(['serviceName', ...SECTIONS]);
+
+/** Checks a section's options now (throwing on bad ones) and returns what starts it. */
+function prepare(section: Section, opts: object, key: string): () => Running {
+  const where = `init() option "${section}"`;
+  checkObject(where, opts);
+  switch (section) {
+    case 'errors':
+      return () => {
+        const capture = captureProcessErrors(opts as CaptureOptions);
+        return { key, stop: () => capture.close() };
+      };
+    case 'http':
+      return () => {
+        const all = instrumentAllServers(opts as InstrumentAllOptions);
+        return { key, stop: () => all.close() };
+      };
+    case 'custom_probes':
+      return () => {
+        const runtime = runtimeMetrics(opts as RuntimeMetricsOptions);
+        return { key, stop: () => runtime.stop() };
+      };
+    case 'network':
+      return () => {
+        const network = networkMetrics();
+        return { key, stop: () => network.stop() };
+      };
+    case 'ports':
+      return () => {
+        const ports = portMetrics();
+        return { key, stop: () => ports.stop() };
+      };
+    case 'handleShutdown':
+      return () => {
+        const remove = handleShutdown(opts as HandleShutdownOptions);
+        return { key, stop: remove };
+      };
+    case 'statsd':
+      return () => {
+        const exporter = statsd(opts as StatsdOptions);
+        return { key, stop: () => void exporter.close() };
+      };
+    case 'push':
+      return () => {
+        const exporter = httpPush(opts as PushOptions);
+        return { key, stop: () => void exporter.close() };
+      };
+    case 'prometheus': {
+      const serveOptions = { port: DEFAULT_PROMETHEUS_PORT, ...(opts as Partial<ServeOptions>) } as ServeOptions;
+      return () => {
+        let server: MetricsServer | undefined;
+        let stopped = false;
+        // After the previous server closed: a restart on the same port must find it free.
+        serverWork = serverWork
+          .then(() => serve(serveOptions))
+          .then((s) => {
+            server = s;
+            if (stopped) return s.close();
+            // The application's own work decides when the process ends, not its metrics server.
+            s.server.unref();
+            metricsServer = s;
+            return undefined;
+          })
+          .catch((err: unknown) => {
+            warnOnce(`probekit: init() could not start the metrics server on ${serveOptions.host ?? '127.0.0.1'}:${serveOptions.port}: ${err instanceof Error ? err.message : String(err)}`, 'PROBEKIT_INIT');
+          });
+        return {
+          key,
+          stop: () => {
+            stopped = true;
+            if (metricsServer === server) metricsServer = undefined;
+            return server?.close();
+          },
+        };
+      };
+    }
+  }
+}
+

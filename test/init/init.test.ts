@@ -1,0 +1,122 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ENV_VARS, init, optionsFromEnv } from '../../src/index.js';
+import { bad, expectError, thrown } from '../support/helpers.js';
+
+afterEach(async () => {
+  await init().close();
+});
+
+describe('optionsFromEnv()', () => {
+  it('reads every variable of the table into its section and option', () => {
+    expect(
+      optionsFromEnv({
+        PROBEKIT_SERVICE_NAME: 'mortgage',
+        PROBEKIT_HTTP_NAMING: 'classic',
+        PROBEKIT_ERRORS_ENABLED: 'false',
+        PROBEKIT_RUNTIME_NAMING: 'otel',
+        PROBEKIT_NETWORK_ENABLED: 'yes',
+        PROBEKIT_PORTS_ENABLED: '1',
+        PROBEKIT_PROMETHEUS_PORT: '9464',
+        PROBEKIT_PROMETHEUS_HOST: '0.0.0.0',
+        PROBEKIT_STATSD_HOST: 'statsd.local',
+        PROBEKIT_STATSD_PORT: '8125',
+        PROBEKIT_STATSD_TAG_FORMAT: 'dogstatsd',
+        PROBEKIT_PUSH_URL: 'http://127.0.0.1:9091',
+        PROBEKIT_PUSH_JOB: 'batch',
+        PROBEKIT_PUSH_INTERVAL_MS: '15000',
+        PROBEKIT_SHUTDOWN_ENABLED: 'on',
+      }),
+    ).toEqual({
+      serviceName: 'mortgage',
+      http: { naming: 'classic' },
+      errors: false,
+      custom_probes: { naming: 'otel' },
+      network: true,
+      ports: true,
+      prometheus: { port: 9464, host: '0.0.0.0' },
+      statsd: { host: 'statsd.local', port: 8125, tagFormat: 'dogstatsd' },
+      push: { url: 'http://127.0.0.1:9091', job: 'batch', interval: 15000 },
+      handleShutdown: true,
+    });
+  });
+
+  it('gives nothing for an empty environment, and turns a section off when one of its variables is invalid', () => {
+    expect(optionsFromEnv({})).toEqual({});
+    expect(optionsFromEnv({ PROBEKIT_PROMETHEUS_PORT: '70000', PROBEKIT_PROMETHEUS_HOST: '0.0.0.0' })).toEqual({ prometheus: false });
+    expect(optionsFromEnv({ PROBEKIT_HTTP_ENABLED: 'maybe' })).toEqual({ http: false });
+    expect(optionsFromEnv({ PROBEKIT_PUSH_JOB: 'batch' })).toEqual({ push: false });
+    expect(optionsFromEnv({ PROBEKIT_PROMETHEUS_ENABLED: 'true' })).toEqual({});
+  });
+
+  it('lists each variable once, all named PROBEKIT_<SECTION>_<OPTION>', () => {
+    const names = ENV_VARS.map((v) => v.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const name of names) expect(name).toMatch(/^PROBEKIT_[A-Z]+_[A-Z_]+$/);
+  });
+});
+
+describe('init()', () => {
+  it('serves /metrics on the port asked, with the runtime metrics, and resolves ready once it listens; the server does not hold the process', async () => {
+    const instrumentation = init({ prometheus: { port: 0 }, http: false, errors: false });
+    await instrumentation.ready;
+    const server = instrumentation.metricsServer;
+    expect(server?.host).toBe('127.0.0.1');
+    const text = await (await fetch(server?.url ?? '')).text();
+    expect(text).toMatch(/^process_memory_usage_bytes \d+$/m);
+    expect(server?.server.listening).toBe(true);
+    expect((server?.server as unknown as { _handle?: { hasRef(): boolean } })._handle?.hasRef()).toBe(false);
+  });
+
+  it('keeps a feature whose options did not change, restarts a changed one and stops a removed one, with no listener twice', async () => {
+    const listeners = () => ['uncaughtExceptionMonitor', 'unhandledRejection', 'SIGTERM'].map((e) => process.listenerCount(e));
+    const before = listeners() as [number, number, number];
+    const first = init({ prometheus: { port: 0 }, handleShutdown: true });
+    await first.ready;
+    const server = first.metricsServer;
+    const once = listeners();
+    expect(once).toEqual([before[0] + 1, before[1] + 1, before[2] + 1]);
+    init({ prometheus: { port: 0 }, handleShutdown: true });
+    await first.ready;
+    expect(first.metricsServer).toBe(server);
+    expect(listeners()).toEqual(once);
+    init({ prometheus: { port: 0, path: '/m' } });
+    await first.ready;
+    expect(first.metricsServer).not.toBe(server);
+    expect(server?.server.listening).toBe(false);
+    expect(first.metricsServer?.url.endsWith('/m')).toBe(true);
+    expect(listeners()).toEqual([before[0] + 1, before[1] + 1, before[2]]);
+    await first.close();
+    expect(listeners()).toEqual(before);
+    expect(first.metricsServer).toBeUndefined();
+  });
+
+  it('throws a TypeError naming an unknown option or a bad one, before anything starts', () => {
+    const before = ['uncaughtExceptionMonitor', 'unhandledRejection'].map((e) => process.listenerCount(e));
+    expectError(thrown(() => init(bad({ promtheus: { port: 1 } }))), { type: TypeError, code: 'PROBEKIT_UNKNOWN_OPTION', option: 'promtheus' });
+    expectError(thrown(() => init(bad({ serviceName: '' }))), { type: TypeError, code: 'PROBEKIT_INVALID_OPTION', option: 'serviceName' });
+    expect(['uncaughtExceptionMonitor', 'unhandledRejection'].map((e) => process.listenerCount(e))).toEqual(before);
+  });
+
+  it('warns once and keeps the application running when the metrics server cannot listen', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const blocker = init({ prometheus: { port: 0 }, errors: false, http: false });
+      await blocker.ready;
+      const port = blocker.metricsServer?.port ?? 0;
+      await blocker.close();
+      const { createServer } = await import('node:net');
+      const taken = createServer().listen(port, '127.0.0.1');
+      await new Promise((r) => taken.once('listening', r));
+      const second = init({ prometheus: { port }, errors: false, http: false });
+      await second.ready;
+      await new Promise((r) => setImmediate(r));
+      taken.close();
+      expect(second.metricsServer).toBeUndefined();
+      expect(warnings.filter((w) => w.includes('could not start the metrics server'))).toHaveLength(1);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
