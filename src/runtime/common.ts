@@ -21,6 +21,8 @@ export interface GroupContext {
 export interface Group {
   /** Ends a window `elapsedMs` long: per-window figures are set, cumulative sources sampled. Never throws. */
   endWindow(elapsedMs: number): void;
+  /** Brings its cumulative counters up to date, before each read of the registry. Never throws. */
+  collect?(): void;
   /** Releases what the group holds (histogram, observer). Idempotent. */
   stop(): void;
 }

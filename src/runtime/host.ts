@@ -100,7 +100,7 @@ export function hostGroup(ctx: GroupContext): Group {
   });
   const samplers: Array<() => void> = [];
   if (readProc('/proc/diskstats') !== undefined) {
-    const disk = p.counter({ name: name('system_disk_io_bytes'), monotonic: true, labels: ['system_device', 'disk_io_direction'], help: 'Bytes read from and written to each disk, sampled at the end of each window' });
+    const disk = p.counter({ name: name('system_disk_io_bytes'), monotonic: true, labels: ['system_device', 'disk_io_direction'], help: 'Bytes read from and written to each disk' });
     const series = devices(p.maxSeriesPerMetric, (device) => [
       disk.labels({ system_device: device, disk_io_direction: 'read' }),
       disk.labels({ system_device: device, disk_io_direction: 'write' }),
@@ -115,7 +115,7 @@ export function hostGroup(ctx: GroupContext): Group {
       name: name('system_network_io_bytes'),
       monotonic: true,
       labels: ['network_interface_name', 'network_io_direction'],
-      help: 'Bytes received and transmitted on each network interface, sampled at the end of each window',
+      help: 'Bytes received and transmitted on each network interface',
     });
     const series = devices(p.maxSeriesPerMetric, (device) => [
       net.labels({ network_interface_name: device, network_io_direction: 'receive' }),
@@ -136,7 +136,7 @@ export function hostGroup(ctx: GroupContext): Group {
     }
   };
   sample();
-  return { endWindow: sample, stop() {} };
+  return { endWindow: sample, collect: sample, stop() {} };
 }
 
 type Pair = [MonotonicCounter<string>, MonotonicCounter<string>];

@@ -111,6 +111,7 @@ class Sampler {
   private timer: NodeJS.Timeout | undefined;
   private last = performance.now();
   private stopped = false;
+  private removeCollector: (() => void) | undefined;
 
   constructor(registry: Registry, settings: Settings) {
     const ctx = { registry, naming: settings.naming, prefix: settings.prefix };
@@ -123,6 +124,10 @@ class Sampler {
       this.stop();
       throw err;
     }
+    // Counters (CPU seconds, /proc bytes) are also sampled at each read: exact when read.
+    this.removeCollector = registry.onCollect(() => {
+      if (!this.stopped) for (const g of this.groups) g.collect?.();
+    });
     if (settings.windowMs > 0) {
       this.timer = setInterval(() => this.endWindow(), settings.windowMs);
       this.timer.unref();
@@ -139,6 +144,7 @@ class Sampler {
 
   stop(): void {
     this.stopped = true;
+    this.removeCollector?.();
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     for (const g of this.groups) g.stop();

@@ -1,5 +1,5 @@
 /**
- * Process metrics: CPU time (a counter sampled at each window end) and the share of a core
+ * Process metrics: CPU time (a counter sampled at each read and window end) and the share of a core
  * it was over the window, resident memory, the V8 heap (totals and per space), external
  * and array buffer memory, active resources by type (`process.getActiveResourcesInfo()`,
  * no private API), open file descriptors on Linux, start time or uptime, and (classic) the
@@ -44,14 +44,14 @@ export function processGroup(ctx: GroupContext): Group {
   // CPU: cumulative counters, and the share of one core over the window.
   const cpu: Array<[MonotonicCounter<string>, (u: NodeJS.CpuUsage) => number]> = [];
   if (otel) {
-    const time = p.counter({ name: name('process_cpu_time_seconds'), monotonic: true, labels: ['cpu_mode'], help: 'CPU time of this process by mode, sampled at the end of each window' });
+    const time = p.counter({ name: name('process_cpu_time_seconds'), monotonic: true, labels: ['cpu_mode'], help: 'CPU time of this process by mode' });
     cpu.push([time.labels({ cpu_mode: 'user' }), (u) => u.user], [time.labels({ cpu_mode: 'system' }), (u) => u.system]);
   } else {
     const counter = (n: string, help: string): MonotonicCounter<string> => p.counter({ name: name(n), monotonic: true, help }) as MonotonicCounter<string>;
     cpu.push(
-      [counter('process_cpu_user_seconds', 'User CPU time of this process, sampled at the end of each window'), (u) => u.user],
-      [counter('process_cpu_system_seconds', 'System CPU time of this process, sampled at the end of each window'), (u) => u.system],
-      [counter('process_cpu_seconds', 'User and system CPU time of this process, sampled at the end of each window'), (u) => u.user + u.system],
+      [counter('process_cpu_user_seconds', 'User CPU time of this process'), (u) => u.user],
+      [counter('process_cpu_system_seconds', 'System CPU time of this process'), (u) => u.system],
+      [counter('process_cpu_seconds', 'User and system CPU time of this process'), (u) => u.user + u.system],
     );
   }
   const coreRatio = p.metric({
@@ -139,6 +139,13 @@ export function processGroup(ctx: GroupContext): Group {
         lastCpu = usage;
       } catch {
         // process.cpuUsage() failing: this window is skipped
+      }
+    },
+    collect() {
+      try {
+        sampleCpu();
+      } catch {
+        // process.cpuUsage() failing: the counters keep their last sample
       }
     },
     stop() {},

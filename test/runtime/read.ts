@@ -1,5 +1,5 @@
 /** Reading runtime metrics back from a registry's snapshot, for the runtime tests. */
-import type { FamilySnapshot, Probe } from '../../src/index.js';
+import type { FamilySnapshot, Probe, Snapshot } from '../../src/index.js';
 
 /** The family exported as `exportName`; throws when it is not registered. */
 export function family(p: Probe, exportName: string): FamilySnapshot {
@@ -8,9 +8,10 @@ export function family(p: Probe, exportName: string): FamilySnapshot {
   return f;
 }
 
-/** The numeric value of the series of `exportName` with exactly `labels`; throws when there is none. */
-export function value(p: Probe, exportName: string, labels: Record<string, string> = {}): number {
-  const f = family(p, exportName);
+/** The numeric value of the series of `exportName` with exactly `labels`, read from `p` now or from a snapshot taken before; throws when there is none. */
+export function value(p: Probe | Snapshot, exportName: string, labels: Record<string, string> = {}): number {
+  const f = 'metrics' in p ? p.metrics.find((m) => m.exportName === exportName) : family(p, exportName);
+  if (f === undefined) throw new Error(`no family ${exportName}`);
   const key = JSON.stringify(labels);
   for (const s of f.series as ReadonlyArray<{ labels: Record<string, string>; value?: unknown }>) {
     if (JSON.stringify(s.labels) !== key) continue;
