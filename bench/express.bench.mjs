@@ -1,5 +1,6 @@
 // Express 5 hello world under autocannon (its own process), without middleware, with
-// probekit's expressMetrics() and with express-prom-bundle 8: req/s and server CPU per request.
+// probekit's expressMetrics() (with and without its request context) and with express-prom-bundle 8:
+// req/s and server CPU per request.
 import { execFileSync, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -7,6 +8,7 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const MODES = [
   ['none', 'baseline: no middleware'],
   ['probekit', 'probekit `expressMetrics()`'],
+  ['probekit-nocontext', 'probekit `expressMetrics({ context: false })`'],
   ['prom-bundle', 'express-prom-bundle 8'],
 ];
 

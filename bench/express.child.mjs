@@ -8,6 +8,7 @@ import { createProbe, expressMetrics } from '../dist/index.js';
 const mode = process.argv[2];
 const app = express();
 if (mode === 'probekit') app.use(expressMetrics({ registry: createProbe() }));
+if (mode === 'probekit-nocontext') app.use(expressMetrics({ registry: createProbe(), context: false }));
 if (mode === 'prom-bundle') app.use(promBundle({ includeMethod: true, includePath: true, includeStatusCode: true }));
 app.get('/hello/:name', (req, res) => res.send(`hello ${req.params.name}`));
 const server = app.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
