@@ -4,7 +4,7 @@
  */
 import type { Counter } from '../probes/counter.js';
 import type { Meter } from '../probes/meter.js';
-import { defaultRegistry, isRegistry, type Registry } from '../probes/probe.js';
+import { defaultRegistry, type Registry, registryOption } from '../probes/probe.js';
 import type { Probe } from '../probes/types.js';
 import { invalid, is, option, parseOptions, typeError } from '../util/validate.js';
 import { storage, thrownFrom } from './frame.js';
@@ -52,10 +52,7 @@ interface MutableGroup {
 }
 
 const STORE_OPTIONS = {
-  probe: option((where, v): Registry => {
-    if (!isRegistry(v)) throw typeError(where, 'a probekit registry (probe, createProbe())', v);
-    return v;
-  }),
+  probe: registryOption,
   capacity: option(is.integer(1), 100),
 };
 

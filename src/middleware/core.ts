@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { context } from '../errors/context.js';
-import { defaultRegistry, isRegistry, type Registry } from '../probes/probe.js';
+import { defaultRegistry, registryOption } from '../probes/probe.js';
 import type { Counter, Histogram, Probe } from '../probes/types.js';
 import { isLabelName } from '../probes/names.js';
 import { nodeCrypto } from '../util/lazy.js';
@@ -68,10 +68,7 @@ export const SHARED_OPTIONS = {
     for (const name of Object.keys(labels)) if (!isLabelName(name)) throw typeError(`${where.replace(/"$/, '')}.${name}"`, 'a label name matching [a-zA-Z_][a-zA-Z0-9_]*', name);
     return labels;
   }, {}),
-  registry: option((where, v): Registry => {
-    if (!isRegistry(v)) throw typeError(where, 'a probekit registry (probe, createProbe())', v);
-    return v;
-  }),
+  registry: registryOption,
 };
 
 const OPTIONS = {

@@ -62,6 +62,12 @@ type AnyFamily = Family<unknown>;
  * `Family`; declaring `implements FamilyOwner` would put an interface whose members are
  * stripped from the declarations into them, which a consumer's `tsc` rejects.)
  */
+/** The `registry` option every exporter and instrumentation takes: a probekit registry (`probe`, `createProbe()`). */
+export const registryOption = option((where, v): Registry => {
+  if (!isRegistry(v)) throw typeError(where, 'a probekit registry (probe, createProbe())', v);
+  return v;
+});
+
 export class Registry implements Probe {
   /** @internal */ readonly time: TimeSource;
   /** Prefix applied to exported names. */

@@ -77,3 +77,26 @@ export function advance(series: MonotonicCounter<string>, cumulative: number): v
   const gain = cumulative >= previous ? cumulative - previous : cumulative;
   if (gain > 0) series.inc(gain);
 }
+
+/** A watcher one registry shares among its callers: disposed when the last caller stops. */
+export interface SharedWatch {
+  users: number;
+  dispose(): void;
+}
+
+/**
+ * One more user of the watch `watches` holds for `registry` (made by `start` when there is
+ * none): returns a handle whose idempotent `stop()` disposes the watch with its last user.
+ */
+export function useWatch<W extends SharedWatch>(watches: WeakMap<object, W>, registry: object, start: () => W): { stop(): void } {
+  const watch = watches.get(registry) ?? start();
+  watch.users++;
+  let stopped = false;
+  return {
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      if (--watch.users === 0) watch.dispose();
+    },
+  };
+}

@@ -7,7 +7,7 @@
  * and the CPU share are computed, and the cumulative sources (CPU time, /proc counters) are
  * sampled. Everything else is read when the metric is read, from calls that measure nothing.
  */
-import { defaultRegistry, isRegistry, type Registry } from '../probes/probe.js';
+import { defaultRegistry, type Registry, registryOption } from '../probes/probe.js';
 import { isExportName } from '../probes/names.js';
 import type { Probe } from '../probes/types.js';
 import { shared } from '../util/shared.js';
@@ -73,10 +73,7 @@ const MAX_WINDOW_MS = 3_600_000;
 
 const OPTIONS = {
   naming: option(is.oneOf(['otel', 'classic'] as const), 'otel'),
-  registry: option((where, v): Registry => {
-    if (!isRegistry(v)) throw typeError(where, 'a probekit registry (probe, createProbe())', v);
-    return v;
-  }),
+  registry: registryOption,
   prefix: option((where, v) => {
     const prefix = is.string(where, v);
     if (prefix !== '' && !isExportName(prefix)) throw typeError(where, 'a string matching [a-zA-Z_:][a-zA-Z0-9_:]*', prefix);

@@ -7,10 +7,11 @@
  * `networkMetrics()` started are not seen.
  */
 import type { Socket } from 'node:net';
-import { defaultRegistry, isRegistry, type Registry } from '../probes/probe.js';
+import { defaultRegistry, type Registry, registryOption } from '../probes/probe.js';
 import type { MonotonicCounter, Probe } from '../probes/types.js';
 import { nodeDiagnostics } from '../util/lazy.js';
-import { option, parseOptions, typeError } from '../util/validate.js';
+import { parseOptions } from '../util/validate.js';
+import { type SharedWatch, useWatch } from './common.js';
 
 /** Options of {@link networkMetrics}. */
 export interface NetworkMetricsOptions {
@@ -25,10 +26,7 @@ export interface NetworkMetrics {
 }
 
 const OPTIONS = {
-  registry: option((where, v): Registry => {
-    if (!isRegistry(v)) throw typeError(where, 'a probekit registry (probe, createProbe())', v);
-    return v;
-  }),
+  registry: registryOption,
 };
 
 /** Bytes of a socket already counted, kept on the socket. */
@@ -79,22 +77,13 @@ function onClose(this: Tracked): void {
 export function networkMetrics(options: NetworkMetricsOptions = {}): NetworkMetrics {
   const opts = parseOptions('networkMetrics()', OPTIONS, options);
   const registry = opts.registry ?? defaultRegistry;
-  const running = perRegistry.get(registry) ?? start(registry);
-  running.users++;
-  let stopped = false;
-  return {
-    stop() {
-      if (stopped) return;
-      stopped = true;
-      if (--running.users === 0) running.dispose();
-    },
-  };
+  return useWatch(perRegistry, registry, () => start(registry));
 }
 
 /** The one counting per registry, shared by every call on it: sockets are counted once. */
-const perRegistry = new WeakMap<Registry, { users: number; dispose: () => void }>();
+const perRegistry = new WeakMap<Registry, SharedWatch>();
 
-function start(registry: Registry): { users: number; dispose: () => void } {
+function start(registry: Registry): SharedWatch {
   const io = registry.counter({
     name: 'process_network_io_bytes',
     monotonic: true,

@@ -4,10 +4,11 @@
  * listening before `portMetrics()` is not seen.
  */
 import type { AddressInfo, Server } from 'node:net';
-import { defaultRegistry, isRegistry, type Registry } from '../probes/probe.js';
+import { defaultRegistry, type Registry, registryOption } from '../probes/probe.js';
 import type { LabelledValue, Probe } from '../probes/types.js';
 import { nodeDiagnostics } from '../util/lazy.js';
-import { option, parseOptions, typeError } from '../util/validate.js';
+import { parseOptions } from '../util/validate.js';
+import { type SharedWatch, useWatch } from './common.js';
 
 /** Options of {@link portMetrics}. */
 export interface PortMetricsOptions {
@@ -22,10 +23,7 @@ export interface PortMetrics {
 }
 
 const OPTIONS = {
-  registry: option((where, v): Registry => {
-    if (!isRegistry(v)) throw typeError(where, 'a probekit registry (probe, createProbe())', v);
-    return v;
-  }),
+  registry: registryOption,
 };
 
 const CHANNEL = 'tracing:net.server.listen:asyncEnd';
@@ -41,22 +39,11 @@ const CHANNEL = 'tracing:net.server.listen:asyncEnd';
 export function portMetrics(options: PortMetricsOptions = {}): PortMetrics {
   const opts = parseOptions('portMetrics()', OPTIONS, options);
   const registry = opts.registry ?? defaultRegistry;
-  const running = perRegistry.get(registry) ?? start(registry);
-  running.users++;
-  let stopped = false;
-  return {
-    stop() {
-      if (stopped) return;
-      stopped = true;
-      if (--running.users === 0) running.dispose();
-    },
-  };
+  return useWatch(perRegistry, registry, () => start(registry));
 }
 
-interface Watching {
-  users: number;
+interface Watching extends SharedWatch {
   readonly servers: Set<Server>;
-  dispose(): void;
 }
 
 /** One watch per registry, shared by every call on it; the family reads whichever is running. */

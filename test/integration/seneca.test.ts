@@ -4,8 +4,8 @@
  * does with curl (its programs: ../shared/seed-programs/ch-microservices-pm2-*).
  */
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../support/peers.js';
 import { context, createProbe, type ErrorRecord, notify, onError, prometheus, type Probe, type Snapshot } from '../../src/index.js';
 import { senecaPlugin } from '../../src/seneca.js';
 
@@ -25,16 +25,6 @@ function registry(): Probe {
   return p;
 }
 
-/** A free loopback port (Seneca's listen() does not report the port it was given 0 for). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 /** A Seneca instance instrumented into `p`, closed after the test. */
 function service(p: Probe): Instance {

@@ -13,7 +13,7 @@ import type { ErrorRecord } from '../../errors/record.js';
 import { errors, type ErrorStore, storeOption } from '../../errors/store.js';
 import { PeriodicExporter } from '../../lifecycle/periodic.js';
 import type { Exporter } from '../../lifecycle/shutdown.js';
-import { defaultRegistry, isRegistry, type Registry } from '../../probes/probe.js';
+import { defaultRegistry, registryOption } from '../../probes/probe.js';
 import type { Probe } from '../../probes/types.js';
 import { checkAgent, checkHttpUrl, type ClientResponse, createClient } from '../../transport/client.js';
 import { nodeHttp } from '../../util/lazy.js';
@@ -129,10 +129,7 @@ const PUSH_OPTIONS = {
   }, {}),
   maxPendingErrors: option(is.integer(0), 1000),
   store: storeOption,
-  registry: option((where, v): Registry => {
-    if (!isRegistry(v)) throw typeError(where, 'a probekit registry (probe, createProbe())', v);
-    return v;
-  }),
+  registry: registryOption,
   onError: option(is.function<(e: Error) => void>()),
 };
 

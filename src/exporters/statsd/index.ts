@@ -6,9 +6,9 @@
  * options and the sender that packs lines into datagrams and paces them.
  */
 import type { Probe } from '../../probes/types.js';
-import { defaultRegistry, isRegistry, type Registry } from '../../probes/probe.js';
+import { defaultRegistry, registryOption } from '../../probes/probe.js';
 import { PeriodicExporter } from '../../lifecycle/periodic.js';
-import { is, option, parseOptions, rangeError, typeError } from '../../util/validate.js';
+import { is, option, parseOptions, rangeError } from '../../util/validate.js';
 import { clean, type Commit, StatsdSerializer, type TagFormat } from './serializer.js';
 import { UdpTransport } from './udp.js';
 
@@ -92,10 +92,7 @@ const STATSD_OPTIONS = {
   maxTimerValues: option(is.integer(1), 65_536),
   maxBufferedValues: option(is.integer(1), 262_144),
   maxBytesPerSecond: option(is.integer(1024), 4 << 20),
-  registry: option((where, v): Registry => {
-    if (!isRegistry(v)) throw typeError(where, 'a probekit registry (probe, createProbe())', v);
-    return v;
-  }),
+  registry: registryOption,
   onError: option(is.function<(e: Error) => void>()),
 };
 
