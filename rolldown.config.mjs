@@ -13,6 +13,7 @@ export default defineConfig({
     express: 'src/express.ts',
     seneca: 'src/seneca.ts',
     pmx: 'src/pmx.ts',
+    admin: 'src/admin.ts',
     // Not in the exports map: the transport layer for the test fixtures that run built code.
     'internal/transport': 'src/internal/transport.ts',
   },

@@ -38,3 +38,9 @@ export const nodeCrypto = (): typeof import('node:crypto') => load('node:crypto'
 export const nodeNet = (): typeof import('node:net') => load('node:net') as typeof import('node:net');
 /** `node:diagnostics_channel`, loaded on first use. */
 export const nodeDiagnostics = (): typeof import('node:diagnostics_channel') => load('node:diagnostics_channel') as typeof import('node:diagnostics_channel');
+/** `node:inspector`, loaded on first use (a CPU profile): never loaded by an import of probekit. */
+export const nodeInspector = (): typeof import('node:inspector') => load('node:inspector') as typeof import('node:inspector');
+/** `node:v8`, loaded on first use (a heap snapshot). */
+export const nodeV8 = (): typeof import('node:v8') => load('node:v8') as typeof import('node:v8');
+/** `node:os`, loaded on first use. */
+export const nodeOs = (): typeof import('node:os') => load('node:os') as typeof import('node:os');
