@@ -10,6 +10,8 @@
  */
 export { admin } from './admin/server.js';
 export { health } from './admin/health.js';
+export { alert } from './admin/alerts.js';
 export type { AdminActionOptions, AdminOptions, AdminServer } from './admin/server.js';
 export type { HealthCheck, HealthCheckOptions, HealthCheckResult, HealthReport } from './admin/health.js';
 export type { FieldType, InputSchema } from './admin/schema.js';
+export type { Alert, AlertField, AlertMessage, AlertOptions } from './admin/alerts.js';

@@ -47,6 +47,7 @@ export { instrumentAllServers, instrumentServer } from './middleware/http.js';
 export { expressErrors, expressMetrics } from './middleware/express.js';
 export { senecaPlugin, senecaProbe } from './middleware/seneca.js';
 export { ProbekitRangeError, ProbekitTypeError } from './util/validate.js';
+export { admin, alert, health } from './admin.js';
 import './exporters/cluster-worker.js';
 
 export type {
@@ -82,6 +83,21 @@ export type {
 export type { ErrorCause, ErrorRecord } from './errors/record.js';
 export type { Exporter, HandleShutdownOptions, ShutdownOptions, ShutdownReport } from './lifecycle/shutdown.js';
 export type { ErrorCode, ProbekitErrorFields } from './util/validate.js';
+export type {
+  AdminActionOptions,
+  AdminOptions,
+  AdminServer,
+  Alert,
+  AlertField,
+  AlertMessage,
+  AlertOptions,
+  FieldType,
+  HealthCheck,
+  HealthCheckOptions,
+  HealthCheckResult,
+  HealthReport,
+  InputSchema,
+} from './admin.js';
 export type { ErrorGroup, ErrorListener, ErrorsSnapshot, ErrorStoreOptions } from './errors/store.js';
 export type { CaptureOptions, ProcessCapture, RejectionMode } from './errors/process.js';
 export type { DomainError, DomainMember } from './errors/domain.js';
