@@ -47,7 +47,9 @@ export { instrumentAllServers, instrumentServer } from './middleware/http.js';
 export { expressErrors, expressMetrics } from './middleware/express.js';
 export { senecaPlugin, senecaProbe } from './middleware/seneca.js';
 export { ProbekitRangeError, ProbekitTypeError } from './util/validate.js';
-export { admin, alert, health } from './admin.js';
+export { admin } from './admin/server.js';
+export { alert } from './admin/alerts.js';
+export { health } from './admin/health.js';
 import './exporters/cluster-worker.js';
 
 export type {
@@ -83,21 +85,10 @@ export type {
 export type { ErrorCause, ErrorRecord } from './errors/record.js';
 export type { Exporter, HandleShutdownOptions, ShutdownOptions, ShutdownReport } from './lifecycle/shutdown.js';
 export type { ErrorCode, ProbekitErrorFields } from './util/validate.js';
-export type {
-  AdminActionOptions,
-  AdminOptions,
-  AdminServer,
-  Alert,
-  AlertField,
-  AlertMessage,
-  AlertOptions,
-  FieldType,
-  HealthCheck,
-  HealthCheckOptions,
-  HealthCheckResult,
-  HealthReport,
-  InputSchema,
-} from './admin.js';
+export type { AdminActionOptions, AdminOptions, AdminServer } from './admin/server.js';
+export type { Alert, AlertField, AlertMessage, AlertOptions } from './admin/alerts.js';
+export type { HealthCheck, HealthCheckOptions, HealthCheckResult, HealthReport } from './admin/health.js';
+export type { FieldType, InputSchema } from './admin/schema.js';
 export type { ErrorGroup, ErrorListener, ErrorsSnapshot, ErrorStoreOptions } from './errors/store.js';
 export type { CaptureOptions, ProcessCapture, RejectionMode } from './errors/process.js';
 export type { DomainError, DomainMember } from './errors/domain.js';
