@@ -15,6 +15,7 @@ export default defineConfig({
     pmx: 'src/pmx.ts',
     runtime: 'src/runtime.ts',
     register: 'src/register.ts',
+    admin: 'src/admin.ts',
     // Not in the exports map: the transport layer for the test fixtures that run built code.
     'internal/transport': 'src/internal/transport.ts',
   },

@@ -52,6 +52,9 @@ export { portMetrics } from './runtime/ports.js';
 export { DEFAULT_PROMETHEUS_PORT, init } from './init/init.js';
 export { ENV_VARS, optionsFromEnv } from './init/env.js';
 export { ProbekitRangeError, ProbekitTypeError } from './util/validate.js';
+export { admin } from './admin/server.js';
+export { alert } from './admin/alerts.js';
+export { health } from './admin/health.js';
 import './exporters/cluster-worker.js';
 
 export type {
@@ -87,6 +90,10 @@ export type {
 export type { ErrorCause, ErrorRecord } from './errors/record.js';
 export type { Exporter, HandleShutdownOptions, ShutdownOptions, ShutdownReport } from './lifecycle/shutdown.js';
 export type { ErrorCode, ProbekitErrorFields } from './util/validate.js';
+export type { AdminActionOptions, AdminOptions, AdminServer } from './admin/server.js';
+export type { Alert, AlertField, AlertMessage, AlertOptions } from './admin/alerts.js';
+export type { HealthCheck, HealthCheckOptions, HealthCheckResult, HealthReport } from './admin/health.js';
+export type { FieldType, InputSchema } from './admin/schema.js';
 export type { ErrorGroup, ErrorListener, ErrorsSnapshot, ErrorStoreOptions } from './errors/store.js';
 export type { CaptureOptions, ProcessCapture, RejectionMode } from './errors/process.js';
 export type { DomainError, DomainMember } from './errors/domain.js';

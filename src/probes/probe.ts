@@ -303,6 +303,11 @@ export class Registry implements Probe {
     return this.register<Counter<L>>('counter', name, { help, labels, monotonic: true }, capped ? 'capped' : true, (f, l) => new Counter(f, l, true)).root;
   }
 
+  /** @internal A `probekit_` self-metric gauge you set (a state such as an alert's), no prefix, uncapped. */
+  selfGauge<L extends string = never>(name: string, help: string, labels: readonly L[] = []): MetricApi<L> {
+    return this.register<Metric<L>>('metric', name, { help, labels }, true, (f, l) => new Metric(f, l, undefined)).root as unknown as MetricApi<L>;
+  }
+
   /**
    * @internal A `probekit_` self-metric meter, unlabelled. It does not start the shared
    * ticker (a process that never errs runs no timer): call `start()` before its first mark.

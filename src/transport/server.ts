@@ -7,6 +7,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Readable } from 'node:stream';
 import { openServer } from '../lifecycle/shutdown.js';
 import { nodeCrypto, nodeHttp, nodeNet, nodeZlib } from '../util/lazy.js';
 import { checkInteger, checkKnownKeys, checkObject, checkString, invalid, is, option, parseOptions, required, typeError } from '../util/validate.js';
@@ -50,23 +51,29 @@ export interface Request {
 
 /**
  * What a handler answers. `body`: a string (sent as UTF-8, `text/plain` unless a
- * Content-Type header is given), a Buffer (`application/octet-stream`), or any other
- * value, sent as JSON (`application/json`). Status defaults to 200.
+ * Content-Type header is given), a Buffer (`application/octet-stream`), a `Readable`
+ * (streamed as it comes, chunked, never gzipped: `application/octet-stream` unless a
+ * Content-Type is given), or any other value, sent as JSON (`application/json`). Status
+ * defaults to 200.
  */
 export interface Reply {
   /** @default 200 */
   readonly status?: number;
   /** Response headers; Content-Type, Content-Length and (for gzip) Content-Encoding and Vary are set unless given. */
   readonly headers?: Readonly<Record<string, string>>;
-  /** The body; none when absent. */
-  readonly body?: string | Buffer | object;
+  /** The body; none when absent. A stream that fails half-way cuts the connection (the client sees an incomplete answer) and goes to onError. */
+  readonly body?: string | Buffer | Readable | object;
 }
 
-/** One endpoint: an exact method and path, and the handler that answers it. */
+/** One endpoint: a method and path, and the handler that answers it. */
 export interface Route {
   /** The method served; a GET route also serves HEAD unless a HEAD route is given for the path. */
   readonly method: Method;
-  /** The exact path (no query string), starting with `/`. */
+  /**
+   * The exact path (no query string), starting with `/`; or a prefix ending in `/*`
+   * (`/actions/*`), which serves every longer path under it that no exact route serves
+   * (the handler reads the rest from `req.path`, still percent-encoded).
+   */
   readonly path: string;
   /**
    * Requires `Authorization: Bearer <token>` (the listen() `token` option). Without a
@@ -133,6 +140,8 @@ export interface ListenOptions {
   readonly onError?: (error: Error) => void;
   /** Bound on receiving one whole request (0: none). @default 30000 */
   readonly requestTimeoutMs?: number;
+  /** Headers sent with every response, errors included (`Cache-Control: no-store`); a reply's own headers win. @default {} */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** A started server. */
@@ -202,8 +211,8 @@ function checkRoutes(value: unknown, defaultLimit: number): CheckedRoute[] {
     checkKnownKeys(at, route, ['method', 'path', 'guarded', 'maxBodyBytes', 'handle']);
     if (!METHODS.includes(route.method as Method)) throw typeError(`${at}.method`, `one of ${METHODS.join(', ')}`, route.method);
     const path = checkString(`${at}.path`, route.path);
-    if (!path.startsWith('/') || path.includes('?') || path.includes('#')) {
-      throw typeError(`${at}.path`, 'a path starting with "/" without a query or fragment', path);
+    if (!path.startsWith('/') || path.includes('?') || path.includes('#') || (path.includes('*') && !/^\/[^*]*\/\*$/.test(path))) {
+      throw typeError(`${at}.path`, 'a path starting with "/" without a query or fragment, with "*" only as its last segment ("/actions/*")', path);
     }
     if (route.guarded !== undefined && typeof route.guarded !== 'boolean') throw typeError(`${at}.guarded`, 'a boolean', route.guarded);
     const limit = route.maxBodyBytes === undefined ? defaultLimit : checkInteger(`${at}.maxBodyBytes`, route.maxBodyBytes, 0);
@@ -228,6 +237,7 @@ const LISTEN_OPTIONS = {
   maxBodyBytes: option(is.integer(0), DEFAULT_MAX_BODY_BYTES),
   onError: option(is.function<(error: Error) => void>()),
   requestTimeoutMs: option(is.integer(0), DEFAULT_REQUEST_TIMEOUT_MS),
+  headers: option(is.stringRecord, {}),
 };
 
 /**
@@ -247,6 +257,7 @@ const LISTEN_OPTIONS = {
 export async function listen(options: ListenOptions): Promise<HttpServer> {
   const opts = parseOptions('listen()', LISTEN_OPTIONS, options, { required: true });
   const { port, host, token, maxBodyBytes, requestTimeoutMs, onError } = opts;
+  const always: Readonly<Record<string, string>> = { ...opts.headers };
   const routes = checkRoutes(opts.routes, maxBodyBytes);
   if (token === undefined && routes.some((r) => r.guarded) && !isLoopback(host)) {
     throw typeError(
@@ -262,10 +273,24 @@ export async function listen(options: ListenOptions): Promise<HttpServer> {
     if (methods === undefined) table.set(route.path, (methods = new Map()));
     methods.set(route.method, route);
   }
+  // Prefix routes (`/actions/*`), longest first: a path no exact route serves goes to the first whose prefix it extends.
+  const prefixes = [...table.keys()]
+    .filter((p) => p.endsWith('/*'))
+    .sort((a, b) => b.length - a.length)
+    .map((p) => ({ prefix: p.slice(0, -1), methods: table.get(p) as Map<string, CheckedRoute> }));
+  const lookup = (path: string): Map<string, CheckedRoute> | undefined => {
+    const exact = path.endsWith('/*') ? undefined : table.get(path);
+    if (exact !== undefined) return exact;
+    for (const p of prefixes) if (path.length > p.prefix.length && path.startsWith(p.prefix)) return p.methods;
+    return undefined;
+  };
 
   // A 404 names the paths served here, except guarded ones (no map of the admin endpoints for strangers).
   const open = [...new Set(routes.filter((r) => !r.guarded).map((r) => r.path))];
   const notFound = open.length === 0 ? 'no route for this path' : `no route for this path; served here: ${open.join(', ')}`;
+
+  const answerError = (res: ServerResponse, head: boolean, status: number, code: string, message: string, extra: Readonly<Record<string, string>> = {}): void =>
+    sendError(res, head, status, code, message, { ...always, ...extra });
 
   const report = (value: unknown): void => {
     try {
@@ -302,7 +327,7 @@ export async function listen(options: ListenOptions): Promise<HttpServer> {
     const path = q === -1 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
     const head = method === 'HEAD';
-    const methods = table.get(path);
+    const methods = lookup(path);
     if (methods === undefined) {
       answerError(res, head, 404, 'not_found', notFound);
       return;
@@ -314,9 +339,16 @@ export async function listen(options: ListenOptions): Promise<HttpServer> {
       answerError(res, head, 405, 'method_not_allowed', `method ${method} is not allowed here; allowed: ${list}`, { Allow: list });
       return;
     }
-    if (route.guarded && token !== undefined && !authorized(req.headers.authorization, token)) {
-      answerError(res, head, 401, 'unauthorized', 'a valid bearer token is required', { 'WWW-Authenticate': 'Bearer' });
-      return;
+    if (route.guarded && token !== undefined) {
+      const auth = authorized(req.headers.authorization, token);
+      if (auth === 'missing') {
+        answerError(res, head, 401, 'unauthorized', 'a valid bearer token is required', { 'WWW-Authenticate': 'Bearer' });
+        return;
+      }
+      if (auth === 'wrong') {
+        answerError(res, head, 403, 'forbidden', 'the bearer token is not valid');
+        return;
+      }
     }
     const body = method === 'GET' || head ? Buffer.alloc(0) : await readBody(req, res, route.limit);
     if (body === undefined) return;
@@ -390,9 +422,14 @@ export async function listen(options: ListenOptions): Promise<HttpServer> {
     try {
       const r = checkObject('a route handler reply', reply);
       status = r.status === undefined ? 200 : checkInteger('a route handler reply status', r.status, 100, 599);
-      headers = { ...(r.headers as Record<string, string> | undefined) };
+      headers = { ...always, ...(r.headers as Record<string, string> | undefined) };
       const has = (name: string): boolean => Object.keys(headers).some((k) => k.toLowerCase() === name);
       const value = r.body;
+      if (isReadable(value)) {
+        if (!has('content-type')) headers['Content-Type'] = 'application/octet-stream';
+        stream(res, head, status, headers, value);
+        return;
+      }
       let type: string | undefined;
       if (value === undefined) body = Buffer.alloc(0);
       else if (typeof value === 'string') [body, type] = [Buffer.from(value, 'utf8'), 'text/plain; charset=utf-8'];
@@ -416,6 +453,32 @@ export async function listen(options: ListenOptions): Promise<HttpServer> {
       return;
     }
     res.end(head ? undefined : body);
+  }
+
+  /** Sends `body` as it comes; a stream that fails cuts the connection and is reported. Never throws. */
+  function stream(res: ServerResponse, head: boolean, status: number, headers: Record<string, string | number>, body: Readable): void {
+    const fail = (err: unknown): void => {
+      report(err);
+      if (!res.headersSent) answerError(res, head, 500, 'internal_error', 'internal server error');
+      else res.destroy();
+    };
+    body.once('error', fail);
+    // The client went away: stop producing.
+    res.once('close', () => {
+      if (!res.writableFinished) body.destroy();
+    });
+    if (res.headersSent || res.destroyed) {
+      body.destroy();
+      return;
+    }
+    if (head) {
+      res.writeHead(status, headers);
+      res.end();
+      body.destroy();
+      return;
+    }
+    res.writeHead(status, headers);
+    body.pipe(res);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -454,14 +517,20 @@ export async function listen(options: ListenOptions): Promise<HttpServer> {
   return started;
 }
 
-function authorized(header: string | undefined, token: string): boolean {
+/** `ok`, `missing` (no bearer credentials: 401) or `wrong` (a bearer token that is not the token: 403). */
+function authorized(header: string | undefined, token: string): 'ok' | 'missing' | 'wrong' {
   const match = header === undefined ? null : /^Bearer +(\S+) *$/i.exec(header);
   // Compare even when the header is missing, so a missing one costs the same time.
-  return safeEqual(match?.[1] ?? '', token) && match !== null;
+  const equal = safeEqual(match?.[1] ?? '', token);
+  return match === null ? 'missing' : equal ? 'ok' : 'wrong';
+}
+
+function isReadable(value: unknown): value is Readable {
+  return value !== null && typeof value === 'object' && typeof (value as Readable).pipe === 'function' && typeof (value as Readable).on === 'function';
 }
 
 /** Answers `{"error": {...}}` unless an answer is already under way; never throws. */
-function answerError(
+function sendError(
   res: ServerResponse,
   head: boolean,
   status: number,

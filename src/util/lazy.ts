@@ -46,3 +46,5 @@ export const nodeFs = (): typeof import('node:fs') => load('node:fs') as typeof 
 export const nodeV8 = (): typeof import('node:v8') => load('node:v8') as typeof import('node:v8');
 /** `node:perf_hooks`, loaded on first use. */
 export const nodePerfHooks = (): typeof import('node:perf_hooks') => load('node:perf_hooks') as typeof import('node:perf_hooks');
+/** `node:inspector`, loaded on first use (a CPU profile): never loaded by an import of probekit. */
+export const nodeInspector = (): typeof import('node:inspector') => load('node:inspector') as typeof import('node:inspector');

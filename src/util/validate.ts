@@ -256,4 +256,18 @@ export const is = {
   }) as Check<Readonly<Record<string, string>>>,
   /** Any value: the caller checks it (a check that needs other options). */
   any: ((_where, v) => v) as Check<unknown>,
+  /** A duration: milliseconds (an integer >= 0), or a string such as `'500ms'`, `'30s'`, `'5m'`, `'1h'`; returns milliseconds. */
+  duration: ((where, v) => checkDuration(where, v)) as Check<number>,
 };
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Milliseconds of a duration given as an integer of ms or as `'30s'`-style text (`ms`, `s`, `m`, `h`; decimals allowed). */
+export function checkDuration(where: string, value: unknown): number {
+  if (typeof value === 'number') return checkInteger(where, value, 0, 2 ** 31 - 1);
+  const m = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/.exec(value) : null;
+  if (m === null) throw typeError(where, "a duration: milliseconds, or a string such as '500ms', '30s', '5m' or '1h'", value);
+  const ms = Math.round(Number(m[1]) * (DURATION_UNITS[m[2] as string] as number));
+  if (ms > 2 ** 31 - 1) throw rangeError(where, 'a duration of at most 2147483647 ms (about 24.8 days)', value);
+  return ms;
+}

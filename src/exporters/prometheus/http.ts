@@ -18,7 +18,7 @@ function gzipAsync(body: string): Promise<Buffer> {
 }
 
 /** The response headers of a scrape in `format`. */
-function scrapeHeaders(format: Format): Record<string, string> {
+export function scrapeHeaders(format: Format): Record<string, string> {
   return {
     'Content-Type': format.openMetrics ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE,
     'Cache-Control': 'no-store',
