@@ -11,7 +11,7 @@
  * (the README has the equivalent rule), where Alertmanager deduplicates.
  */
 import { createClient, checkHttpUrl, type HttpClient } from '../transport/client.js';
-import { defaultRegistry, isRegistry, type Registry } from '../probes/probe.js';
+import { defaultRegistry, type Registry, registryOption } from '../probes/probe.js';
 import type { FamilySnapshot, Probe } from '../probes/types.js';
 import { nodeOs } from '../util/lazy.js';
 import { shared } from '../util/shared.js';
@@ -102,10 +102,7 @@ const ALERT_OPTIONS = {
   webhook: required((where, v) => checkHttpUrl(where, v)),
   every: option(is.duration, 300_000),
   retries: option(is.integer(0, 10), 3),
-  registry: option((where, v): Registry => {
-    if (!isRegistry(v)) throw typeError(where, 'a probekit registry (probe, createProbe())', v);
-    return v;
-  }),
+  registry: registryOption,
   onError: option(is.function<(error: Error) => void>()),
   clock: option(is.function<() => number>(), Date.now),
 };

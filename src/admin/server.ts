@@ -12,6 +12,7 @@
  * `cpu-profile`, `heap-snapshot`, `gc` when the process exposes it, and `fault` when the
  * code opts in with `faults: true`.
  */
+import type { Server } from 'node:http';
 import type { Readable } from 'node:stream';
 import { errors } from '../errors/store.js';
 import { Exposition } from '../exporters/prometheus/exposition.js';
@@ -65,6 +66,8 @@ export interface AdminServer {
   readonly host: string;
   /** `http://host:port` followed by the base path. */
   readonly url: string;
+  /** The underlying node:http server. */
+  readonly server: Server;
   /** Stops the server, removes its built-in actions, switches a running fault off and stops handling signals. Always resolves; idempotent. */
   close(): Promise<void>;
 }
@@ -233,6 +236,7 @@ async function serve(options: AdminOptions): Promise<AdminServer> {
     port: listening.port,
     host: listening.host,
     url: `${listening.url}${base}`,
+    server: listening.server,
     close() {
       closing ??= (async () => {
         stopSignals?.();

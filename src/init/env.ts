@@ -36,6 +36,10 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'PROBEKIT_PUSH_JOB', section: 'push', option: 'job', type: 'string' },
   { name: 'PROBEKIT_PUSH_INTERVAL_MS', section: 'push', option: 'interval', type: 'integer' },
   { name: 'PROBEKIT_SHUTDOWN_ENABLED', section: 'handleShutdown', type: 'boolean' },
+  { name: 'PROBEKIT_ADMIN_PORT', section: 'admin', option: 'port', type: 'port' },
+  { name: 'PROBEKIT_ADMIN_HOST', section: 'admin', option: 'host', type: 'string' },
+  { name: 'PROBEKIT_ADMIN_TOKEN', section: 'admin', option: 'token', type: 'string' },
+  { name: 'PROBEKIT_ADMIN_BASE_PATH', section: 'admin', option: 'basePath', type: 'string' },
 ];
 
 const TRUE = new Set(['1', 'true', 'yes', 'on']);

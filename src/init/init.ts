@@ -17,6 +17,7 @@ import { instrumentAllServers, type InstrumentAllOptions } from '../middleware/h
 import { runtimeMetrics, type RuntimeMetricsOptions } from '../runtime/index.js';
 import { networkMetrics } from '../runtime/network.js';
 import { portMetrics } from '../runtime/ports.js';
+import { admin, type AdminOptions, type AdminServer } from '../admin/server.js';
 import { checkObject, invalid, is } from '../util/validate.js';
 import { optionsFromEnv } from './env.js';
 import { warnOnce } from './warn.js';
@@ -43,6 +44,8 @@ export interface InitOptions {
   readonly push?: false | PushOptions;
   /** Finish cleanly on SIGTERM and SIGINT (`handleShutdown()`). @default false */
   readonly handleShutdown?: boolean | HandleShutdownOptions;
+  /** Serve the admin server (`admin.serve()`); `true` is port 9465 on 127.0.0.1. @default off */
+  readonly admin?: boolean | Partial<AdminOptions>;
 }
 
 /** What {@link init} returns. */
@@ -51,12 +54,17 @@ export interface Instrumentation {
   readonly ready: Promise<void>;
   /** The metrics server, once `ready` resolved, when `prometheus` is on and it started. */
   readonly metricsServer: MetricsServer | undefined;
+  /** The admin server, once `ready` resolved, when `admin` is on and it started. */
+  readonly adminServer: AdminServer | undefined;
   /** Stops everything this `init()` (and any earlier one) started; resolves when servers are closed. */
   close(): Promise<void>;
 }
 
 /** The default port of a Prometheus exporter (OpenTelemetry's, free of the common app ports). */
 export const DEFAULT_PROMETHEUS_PORT = 9464;
+
+/** The default port of the admin server `init({ admin: true })` starts: the next one. */
+export const DEFAULT_ADMIN_PORT = 9465;
 
 type Section = Exclude<keyof InitOptions, 'serviceName'>;
 
@@ -69,6 +77,7 @@ interface Running {
 
 const running = new Map<Section, Running>();
 let metricsServer: MetricsServer | undefined;
+let adminServer: AdminServer | undefined;
 /** Settles when the last restart of the metrics server is done. */
 let serverWork: Promise<void> = Promise.resolve();
 
@@ -138,6 +147,7 @@ export function init(options: InitOptions = {}): Instrumentation {
     statsd: sectionOptions(pick('statsd'), false),
     push: push === undefined || push === false ? undefined : serviceName !== undefined && push.service?.name === undefined ? { ...push, service: { ...push.service, name: serviceName } } : push,
     handleShutdown: sectionOptions(pick('handleShutdown'), false),
+    admin: sectionOptions(pick('admin'), false),
   };
 
   // Check every section first: code errors throw before anything starts or stops.
@@ -175,6 +185,9 @@ const handle: Instrumentation = {
   get metricsServer(): MetricsServer | undefined {
     return metricsServer;
   },
+  get adminServer(): AdminServer | undefined {
+    return adminServer;
+  },
   async close(): Promise<void> {
     for (const section of [...running.keys()].reverse()) {
       const current = running.get(section) as Running;
@@ -188,13 +201,13 @@ const handle: Instrumentation = {
 function stopFeature(section: Section, current: Running): void {
   try {
     const stopped = current.stop();
-    if (section === 'prometheus' && stopped instanceof Promise) serverWork = serverWork.then(() => stopped).catch(() => undefined);
+    if ((section === 'prometheus' || section === 'admin') && stopped instanceof Promise) serverWork = serverWork.then(() => stopped).catch(() => undefined);
   } catch {
     // a feature that fails to stop is gone from the configuration anyway
   }
 }
 
-const SECTIONS: readonly Section[] = ['handleShutdown', 'errors', 'http', 'custom_probes', 'network', 'ports', 'prometheus', 'statsd', 'push'];
+const SECTIONS: readonly Section[] = ['handleShutdown', 'errors', 'http', 'custom_probes', 'network', 'ports', 'prometheus', 'statsd', 'push', 'admin'];
 const KNOWN = new Set<string>(['serviceName', ...SECTIONS]);
 
 /** Checks a section's options now (throwing on bad ones) and returns what starts it. */
@@ -242,6 +255,33 @@ function prepare(section: Section, opts: object, key: string): () => Running {
         const exporter = httpPush(opts as PushOptions);
         return { key, stop: () => void exporter.close() };
       };
+    case 'admin': {
+      const adminOptions = { port: DEFAULT_ADMIN_PORT, ...(opts as Partial<AdminOptions>) } as AdminOptions;
+      return () => {
+        let server: AdminServer | undefined;
+        let stopped = false;
+        serverWork = serverWork
+          .then(() => admin.serve(adminOptions))
+          .then((s) => {
+            server = s;
+            if (stopped) return s.close();
+            s.server.unref(); // as the metrics server: the application decides when the process ends
+            adminServer = s;
+            return undefined;
+          })
+          .catch((err: unknown) => {
+            warnOnce(`probekit: init() could not start the admin server on ${adminOptions.host ?? '127.0.0.1'}:${adminOptions.port}: ${err instanceof Error ? err.message : String(err)}`, 'PROBEKIT_INIT');
+          });
+        return {
+          key,
+          stop: () => {
+            stopped = true;
+            if (adminServer === server) adminServer = undefined;
+            return server?.close();
+          },
+        };
+      };
+    }
     case 'prometheus': {
       const serveOptions = { port: DEFAULT_PROMETHEUS_PORT, ...(opts as Partial<ServeOptions>) } as ServeOptions;
       return () => {

@@ -25,6 +25,8 @@ describe('optionsFromEnv()', () => {
         PROBEKIT_PUSH_JOB: 'batch',
         PROBEKIT_PUSH_INTERVAL_MS: '15000',
         PROBEKIT_SHUTDOWN_ENABLED: 'on',
+        PROBEKIT_ADMIN_PORT: '9465',
+        PROBEKIT_ADMIN_TOKEN: 's3cret',
       }),
     ).toEqual({
       serviceName: 'mortgage',
@@ -37,6 +39,7 @@ describe('optionsFromEnv()', () => {
       statsd: { host: 'statsd.local', port: 8125, tagFormat: 'dogstatsd' },
       push: { url: 'http://127.0.0.1:9091', job: 'batch', interval: 15000 },
       handleShutdown: true,
+      admin: { port: 9465, token: 's3cret' },
     });
   });
 
@@ -88,6 +91,20 @@ describe('init()', () => {
     await first.close();
     expect(listeners()).toEqual(before);
     expect(first.metricsServer).toBeUndefined();
+  });
+
+  it('starts the admin server with the token asked, not holding the process, and stops it on close()', async () => {
+    const instrumentation = init({ admin: { port: 0, token: 's3cret' }, http: false, errors: false });
+    await instrumentation.ready;
+    const server = instrumentation.adminServer;
+    expect(server?.host).toBe('127.0.0.1');
+    expect((await fetch(`${server?.url}livez`)).status).toBe(200);
+    expect((await fetch(`${server?.url}metrics.json`)).status).toBe(401);
+    expect((await fetch(`${server?.url}metrics.json`, { headers: { Authorization: 'Bearer s3cret' } })).status).toBe(200);
+    expect((server?.server as unknown as { _handle?: { hasRef(): boolean } })._handle?.hasRef()).toBe(false);
+    await instrumentation.close();
+    expect(server?.server.listening).toBe(false);
+    expect(instrumentation.adminServer).toBeUndefined();
   });
 
   it('throws a TypeError naming an unknown option or a bad one, before anything starts', () => {
