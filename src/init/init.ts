@@ -257,60 +257,54 @@ function prepare(section: Section, opts: object, key: string): () => Running {
       };
     case 'admin': {
       const adminOptions = { port: DEFAULT_ADMIN_PORT, ...(opts as Partial<AdminOptions>) } as AdminOptions;
-      return () => {
-        let server: AdminServer | undefined;
-        let stopped = false;
-        serverWork = serverWork
-          .then(() => admin.serve(adminOptions))
-          .then((s) => {
-            server = s;
-            if (stopped) return s.close();
-            s.server.unref(); // as the metrics server: the application decides when the process ends
-            adminServer = s;
-            return undefined;
-          })
-          .catch((err: unknown) => {
-            warnOnce(`probekit: init() could not start the admin server on ${adminOptions.host ?? '127.0.0.1'}:${adminOptions.port}: ${err instanceof Error ? err.message : String(err)}`, 'PROBEKIT_INIT');
-          });
-        return {
-          key,
-          stop: () => {
-            stopped = true;
-            if (adminServer === server) adminServer = undefined;
-            return server?.close();
-          },
-        };
-      };
+      return () => startServer(key, 'the admin server', adminOptions, () => admin.serve(adminOptions), (s) => (adminServer = s), () => adminServer);
     }
     case 'prometheus': {
       const serveOptions = { port: DEFAULT_PROMETHEUS_PORT, ...(opts as Partial<ServeOptions>) } as ServeOptions;
-      return () => {
-        let server: MetricsServer | undefined;
-        let stopped = false;
-        // After the previous server closed: a restart on the same port must find it free.
-        serverWork = serverWork
-          .then(() => serve(serveOptions))
-          .then((s) => {
-            server = s;
-            if (stopped) return s.close();
-            // The application's own work decides when the process ends, not its metrics server.
-            s.server.unref();
-            metricsServer = s;
-            return undefined;
-          })
-          .catch((err: unknown) => {
-            warnOnce(`probekit: init() could not start the metrics server on ${serveOptions.host ?? '127.0.0.1'}:${serveOptions.port}: ${err instanceof Error ? err.message : String(err)}`, 'PROBEKIT_INIT');
-          });
-        return {
-          key,
-          stop: () => {
-            stopped = true;
-            if (metricsServer === server) metricsServer = undefined;
-            return server?.close();
-          },
-        };
-      };
+      return () => startServer(key, 'the metrics server', serveOptions, () => serve(serveOptions), (s) => (metricsServer = s), () => metricsServer);
     }
   }
 }
 
+/** A server init() starts: the metrics or the admin server. */
+interface Started {
+  readonly server: { unref(): unknown };
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a server once the previous one of its kind has closed (a restart on the same port
+ * must find it free). It does not hold the process: the application's own work decides when
+ * the process ends. A failure to start is one warning, never a rejection.
+ */
+function startServer<S extends Started>(
+  key: string,
+  what: string,
+  where: { readonly host?: string; readonly port: number },
+  start: () => Promise<S>,
+  publish: (server: S | undefined) => void,
+  published: () => S | undefined,
+): Running {
+  let server: S | undefined;
+  let stopped = false;
+  serverWork = serverWork
+    .then(start)
+    .then((s) => {
+      server = s;
+      if (stopped) return s.close();
+      s.server.unref();
+      publish(s);
+      return undefined;
+    })
+    .catch((err: unknown) => {
+      warnOnce(`probekit: init() could not start ${what} on ${where.host ?? '127.0.0.1'}:${where.port}: ${err instanceof Error ? err.message : String(err)}`, 'PROBEKIT_INIT');
+    });
+  return {
+    key,
+    stop: () => {
+      stopped = true;
+      if (published() === server) publish(undefined);
+      return server?.close();
+    },
+  };
+}
