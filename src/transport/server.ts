@@ -133,6 +133,12 @@ export interface ListenOptions {
   readonly onError?: (error: Error) => void;
   /** Bound on receiving one whole request (0: none). @default 30000 */
   readonly requestTimeoutMs?: number;
+  /**
+   * Listen on a socket of this process's own, also in a `node:cluster` worker (where a
+   * listen otherwise shares one socket through the primary, which hands each connection
+   * to any worker). @default false
+   */
+  readonly exclusive?: boolean;
 }
 
 /** A started server. */
@@ -228,6 +234,7 @@ const LISTEN_OPTIONS = {
   maxBodyBytes: option(is.integer(0), DEFAULT_MAX_BODY_BYTES),
   onError: option(is.function<(error: Error) => void>()),
   requestTimeoutMs: option(is.integer(0), DEFAULT_REQUEST_TIMEOUT_MS),
+  exclusive: option(is.boolean, false),
 };
 
 /**
@@ -246,7 +253,7 @@ const LISTEN_OPTIONS = {
  */
 export async function listen(options: ListenOptions): Promise<HttpServer> {
   const opts = parseOptions('listen()', LISTEN_OPTIONS, options, { required: true });
-  const { port, host, token, maxBodyBytes, requestTimeoutMs, onError } = opts;
+  const { port, host, token, maxBodyBytes, requestTimeoutMs, onError, exclusive } = opts;
   const routes = checkRoutes(opts.routes, maxBodyBytes);
   if (token === undefined && routes.some((r) => r.guarded) && !isLoopback(host)) {
     throw typeError(
@@ -420,7 +427,7 @@ export async function listen(options: ListenOptions): Promise<HttpServer> {
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, exclusive }, () => {
       server.off('error', reject);
       resolve();
     });
