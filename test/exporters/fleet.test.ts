@@ -6,11 +6,11 @@ import { bad, expectError, rejection } from '../support/helpers.js';
 import { freePort, freePortRange } from '../support/peers.js';
 
 const started: MetricsServer[] = [];
-const saved = { instance: process.env.NODE_APP_INSTANCE, mode: process.env.exec_mode };
+const saved = { instance: process.env.NODE_APP_INSTANCE, mode: process.env.exec_mode, instanceVar: process.env.instance_var, custom: process.env.MY_INSTANCE };
 
 afterEach(async () => {
   await Promise.all(started.splice(0).map((s) => s.close()));
-  for (const [key, value] of [['NODE_APP_INSTANCE', saved.instance], ['exec_mode', saved.mode]] as const) {
+  for (const [key, value] of [['NODE_APP_INSTANCE', saved.instance], ['exec_mode', saved.mode], ['instance_var', saved.instanceVar], ['MY_INSTANCE', saved.custom]] as const) {
     if (value === undefined) delete process.env[key];
     else process.env[key] = value;
   }
@@ -54,6 +54,15 @@ describe('prometheus.serveWorker()', () => {
     process.env.exec_mode = 'cluster_mode';
     const s = await keep(prometheus.serveWorker({ basePort: base }));
     expect([s.slot, s.slotSource, s.port]).toEqual([1, 'pm2', base + 1]);
+  });
+
+  it("reads the instance number from the variable PM2's instance_var names", async () => {
+    const base = await freePortRange(3);
+    process.env.NODE_APP_INSTANCE = '0';
+    process.env.instance_var = 'MY_INSTANCE';
+    process.env.MY_INSTANCE = '2';
+    const s = await keep(prometheus.serveWorker({ basePort: base }));
+    expect([s.slot, s.slotSource, s.port]).toEqual([2, 'pm2', base + 2]);
   });
 
   it('rejects with EADDRINUSE when base port + slot is taken', async () => {

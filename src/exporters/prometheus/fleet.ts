@@ -61,9 +61,10 @@ function underPm2Cluster(): boolean {
   return process.env.exec_mode === 'cluster_mode';
 }
 
-/** PM2's instance number of this process, when PM2 started it. */
+/** PM2's instance number of this process, when PM2 started it (in the variable PM2's `instance_var` names). */
 function pm2Instance(): number | undefined {
-  const v = process.env.NODE_APP_INSTANCE;
+  const name = process.env.instance_var;
+  const v = process.env[name !== undefined && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : 'NODE_APP_INSTANCE'];
   return v !== undefined && /^\d{1,5}$/.test(v) ? Number(v) : undefined;
 }
 
