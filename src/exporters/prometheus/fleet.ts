@@ -191,14 +191,24 @@ function slotOf(workerId: number): number | undefined {
   return undefined;
 }
 
+/**
+ * The slot of a live worker: the one it holds, else the lowest no live worker holds (a
+ * replacement takes its predecessor's). Starts the slot table in this primary.
+ */
+export function slotFor(worker: Worker): number {
+  installFleet();
+  let slot = slotOf(worker.id);
+  if (slot === undefined) {
+    slot = 0;
+    while (fleet.slots.has(slot)) slot++;
+    fleet.slots.set(slot, worker.id);
+  }
+  return slot;
+}
+
 function onWorkerMessage(worker: Worker, m: unknown): void {
   if (isMessage(m, SLOT_REQUEST)) {
-    let slot = slotOf(worker.id);
-    if (slot === undefined) {
-      slot = 0;
-      while (fleet.slots.has(slot)) slot++;
-      fleet.slots.set(slot, worker.id);
-    }
+    const slot = slotFor(worker);
     try {
       worker.send({ type: SLOT_REPLY, v: PROTOCOL_VERSION, id: m.id, slot });
     } catch {
