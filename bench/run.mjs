@@ -12,11 +12,12 @@ import { statsdRows } from './statsd.bench.mjs';
 import { pushRows } from './push.bench.mjs';
 import { expressRows } from './express.bench.mjs';
 import { runtimeRows } from './runtime.bench.mjs';
+import { fleetRows } from './fleet.bench.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const record = process.argv.includes('--record');
 // `-- --only=<section>` runs one section (recording, errors, await, import, emitter, scrape,
-// statsd, push, express, statsd-memory, runtime); nothing is recorded then.
+// statsd, push, express, statsd-memory, runtime, fleet); nothing is recorded then.
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 const want = (name) => only === undefined || only === name;
 const machine = machineLine();
@@ -221,6 +222,24 @@ if (want('runtime')) {
   const runtimeTable = lines.join('\n');
   console.log(`## Runtime metrics sampler cost\n\n${runtimeTable}\n`);
   sections.push(['Runtime metrics sampler cost (one process per mode, in parallel)', runtimeTable]);
+}
+
+if (want('fleet')) {
+  // A real Prometheus at 1 s against a 2- and a 4-worker node:cluster, ~10k series per worker;
+  // BENCH_FLEET_SECONDS (default 60) per case. Per-worker p50/p99 are over every worker's scrapes.
+  const rows = await fleetRows();
+  const seconds = rows[0]?.seconds ?? 0;
+  const lines = [
+    `| workers | mode (Prometheus 2.42 scraping every 1 s for ${seconds} s) | scrape p50 ms | scrape p99 ms | p99 × prom-client | scrapes | failed | samples per scrape (all targets) |`,
+    '|---:|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    const first = r.mode === 'prom-client';
+    lines.push(`| ${r.workers} | ${r.impl} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${first ? '1 (baseline)' : `${r.ratio.toFixed(2)}×`} | ${r.scrapes} | ${r.down} | ${r.samples} |`);
+  }
+  const fleetTable = lines.join('\n');
+  console.log(`## Fleet scrape\n\n${fleetTable}\n`);
+  sections.push(['Fleet scrape (node:cluster, ~10k series per worker, recording all along; scrape_duration_seconds as Prometheus measured it)', fleetTable]);
 }
 
 if (record && only === undefined) {

@@ -114,6 +114,7 @@ export type { HttpMetricsOptions, HttpNaming, HttpRequestContext } from './middl
 export type { ExpositionOptions, Source } from './exporters/prometheus/exposition.js';
 export type { MetricsHandler, MetricsServer, ServeOptions } from './exporters/prometheus/http.js';
 export type { ClusterOptions, GaugeMerge } from './exporters/prometheus/cluster.js';
+export type { DiscoveryOptions, DiscoveryServer, ServeWorkerOptions, SlotSource, TargetGroup, WorkerMetricsServer } from './exporters/prometheus/fleet.js';
 export type { PromRegistry } from './exporters/prometheus/promclient.js';
 export type { DefaultMetricsOptions } from './exporters/prometheus/exposition.js';
 export type {

@@ -1,6 +1,28 @@
-/** The IPC messages between `prometheus.clusterHandler()` in the primary and the responder in each worker. */
+/**
+ * The IPC messages between a `node:cluster` primary and probekit in its workers. Every
+ * message carries `v`, the protocol version of its sender: during a rolling deploy a
+ * primary and its workers may run different probekit versions, and each side answers only
+ * what it understands. A message without `v` is version 1's snapshot exchange.
+ */
 
-/** The primary asks a worker for its snapshot. */
+/** The protocol version this copy of probekit speaks. */
+export const PROTOCOL_VERSION = 2;
+
+/** The primary asks a worker for its snapshot (`prometheus.clusterHandler()`). */
 export const SNAPSHOT_REQUEST = 'probekit:snapshot-request';
 /** A worker's answer, carrying its snapshot. */
 export const SNAPSHOT_REPLY = 'probekit:snapshot';
+
+/** A worker asks the primary for its slot (`prometheus.serveWorker()`); repeated until answered. */
+export const SLOT_REQUEST = 'probekit:slot-request';
+/** The primary's answer: `{ slot }`, the lowest slot no live worker holds, kept until the worker exits. */
+export const SLOT_REPLY = 'probekit:slot';
+/** A worker serves its own `/metrics`: `{ slot, port, host, path }`; the primary lists it as a target. */
+export const WORKER_SERVING = 'probekit:serving';
+/** A worker closed its metrics server; the primary drops its target. */
+export const WORKER_STOPPED = 'probekit:stopped';
+
+/** A message of `type` from another copy of probekit, of any protocol version. */
+export function isMessage(message: unknown, type: string): message is Readonly<Record<string, unknown>> {
+  return message !== null && typeof message === 'object' && (message as { type?: unknown }).type === type;
+}

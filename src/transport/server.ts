@@ -142,6 +142,12 @@ export interface ListenOptions {
   readonly requestTimeoutMs?: number;
   /** Headers sent with every response, errors included (`Cache-Control: no-store`); a reply's own headers win. @default {} */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Listen on a socket of this process's own, also in a `node:cluster` worker (where a
+   * listen otherwise shares one socket through the primary, which hands each connection
+   * to any worker). @default false
+   */
+  readonly exclusive?: boolean;
 }
 
 /** A started server. */
@@ -238,6 +244,7 @@ const LISTEN_OPTIONS = {
   onError: option(is.function<(error: Error) => void>()),
   requestTimeoutMs: option(is.integer(0), DEFAULT_REQUEST_TIMEOUT_MS),
   headers: option(is.stringRecord, {}),
+  exclusive: option(is.boolean, false),
 };
 
 /**
@@ -256,7 +263,7 @@ const LISTEN_OPTIONS = {
  */
 export async function listen(options: ListenOptions): Promise<HttpServer> {
   const opts = parseOptions('listen()', LISTEN_OPTIONS, options, { required: true });
-  const { port, host, token, maxBodyBytes, requestTimeoutMs, onError } = opts;
+  const { port, host, token, maxBodyBytes, requestTimeoutMs, onError, exclusive } = opts;
   const always: Readonly<Record<string, string>> = { ...opts.headers };
   const routes = checkRoutes(opts.routes, maxBodyBytes);
   if (token === undefined && routes.some((r) => r.guarded) && !isLoopback(host)) {
@@ -483,7 +490,7 @@ export async function listen(options: ListenOptions): Promise<HttpServer> {
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, exclusive }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OPENMETRICS_CONTENT_TYPE } from '../../src/index.js';
-import { havePeer } from '../support/peers.js';
+import { havePeer, waitFor } from '../support/peers.js';
 
 const promtool = havePeer('promtool', 'prometheus');
 
@@ -19,7 +19,11 @@ afterEach(async () => {
   primary = undefined;
 });
 
+/** Lines the primary printed after its first. */
+const printed: string[] = [];
+
 async function startCluster(mode: string): Promise<{ port: number; workers: number[] }> {
+  printed.length = 0;
   primary = spawn(process.execPath, [fixture, mode], { stdio: ['pipe', 'pipe', 'inherit'] });
   const child = primary;
   return new Promise((resolve, reject) => {
@@ -28,7 +32,9 @@ async function startCluster(mode: string): Promise<{ port: number; workers: numb
     child.stdout?.on('data', (d: Buffer) => {
       buffered += d.toString();
       const line = buffered.split('\n')[0];
+      printed.push(...buffered.split('\n').slice(1, -1));
       if (buffered.includes('\n') && line !== undefined) {
+        buffered = `${line}\n${buffered.split('\n').at(-1) as string}`;
         clearTimeout(timer);
         resolve(JSON.parse(line) as { port: number; workers: number[] });
       }
@@ -76,14 +82,41 @@ describe('prometheus.clusterHandler() with a real 2-worker cluster', () => {
     ]);
   });
 
-  it('keeps gauges per worker with a worker label, and sums the ones the merge option names', async () => {
-    const { port, workers } = await startCluster('normal');
+  it('keeps gauges per worker with a worker label holding its slot, and sums the ones the merge option names', async () => {
+    const { port } = await startCluster('normal');
     const { body } = await scrape(port);
-    expect(samples(body, 'heap_used').sort()).toEqual([`heap_used{worker="${workers[0]}"} 100`, `heap_used{worker="${workers[1]}"} 101`].sort());
+    expect(samples(body, 'heap_used').sort()).toEqual(['heap_used{worker="0"} 100', 'heap_used{worker="1"} 101']);
     expect(samples(body, 'active_jobs')).toEqual(['active_jobs 3']);
-    expect(samples(body, 'build_info').sort()).toEqual(
-      [`build_info{value="v1",worker="${workers[0]}"} 1`, `build_info{value="v1",worker="${workers[1]}"} 1`].sort(),
-    );
+    expect(samples(body, 'build_info').sort()).toEqual(['build_info{value="v1",worker="0"} 1', 'build_info{value="v1",worker="1"} 1']);
+  });
+
+  it('reports every worker that answered as probekit_worker_up 1, by slot', async () => {
+    const { port } = await startCluster('normal');
+    const { body } = await scrape(port);
+    expect(samples(body, 'probekit_worker_up')).toEqual(['probekit_worker_up{worker="0"} 1', 'probekit_worker_up{worker="1"} 1']);
+  });
+
+  it('serves what changed between scrapes from compact answers, and what did not from the last one', async () => {
+    const { port } = await startCluster('normal');
+    const first = await scrape(port);
+    expect(samples(first.body, 'jobs_total')).toEqual(['jobs_total{kind="email"} 21']);
+    primary?.stdin?.write('bump\n');
+    await waitFor('the workers to record', async () => (printed.includes('bumped') ? true : undefined), 5000, 20);
+    for (let i = 0; i < 2; i++) {
+      const { body } = await scrape(port);
+      expect(samples(body, 'jobs_total')).toEqual(['jobs_total{kind="email"} 23']);
+      expect(samples(body, 'job_duration_seconds_count')).toEqual(['job_duration_seconds_count 2']);
+      expect(samples(body, 'heap_used').sort()).toEqual(['heap_used{worker="0"} 100', 'heap_used{worker="1"} 101']);
+    }
+  });
+
+  it('merges the whole snapshot of a worker that speaks version 1 (a rolling deploy) with the compact answers of the others', async () => {
+    const { port } = await startCluster('old-worker');
+    for (let i = 0; i < 2; i++) {
+      const { body } = await scrape(port);
+      expect(samples(body, 'jobs_total')).toEqual(['jobs_total{kind="email"} 21']);
+      expect(samples(body, 'probekit_worker_up')).toEqual(['probekit_worker_up{worker="0"} 1', 'probekit_worker_up{worker="1"} 1']);
+    }
   });
 
   it('serves OpenMetrics to a client that asks for it', async () => {
@@ -95,7 +128,7 @@ describe('prometheus.clusterHandler() with a real 2-worker cluster', () => {
     expect(body).toContain('# TYPE jobs counter\n');
   });
 
-  it('leaves out a worker that does not answer in time, counts it, and still answers the scrape', async () => {
+  it('leaves out a worker that does not answer in time, reports it as probekit_worker_up 0, counts it, and still answers the scrape', async () => {
     const { port } = await startCluster('silent');
     const started = Date.now();
     const { status, body } = await scrape(port);
@@ -103,6 +136,7 @@ describe('prometheus.clusterHandler() with a real 2-worker cluster', () => {
     expect(Date.now() - started).toBeLessThan(3000);
     expect(samples(body, 'jobs_total')).toEqual(['jobs_total{kind="email"} 10']);
     expect(samples(body, 'probekit_cluster_missing_workers_total')).toEqual(['probekit_cluster_missing_workers_total 1']);
+    expect(samples(body, 'probekit_worker_up')).toEqual(['probekit_worker_up{worker="0"} 1', 'probekit_worker_up{worker="1"} 0']);
   });
 
   it.skipIf(!promtool)('passes promtool check metrics', async () => {

@@ -123,3 +123,79 @@ export function parseOpenMetrics(text: string): { families: Array<[string, strin
   const stdout = execFileSync(OPENMETRICS_PYTHON, ['-c', script], { input: text, encoding: 'utf8', maxBuffer: 256 << 20 });
   return JSON.parse(stdout) as ReturnType<typeof parseOpenMetrics>;
 }
+
+/** `count` consecutive free TCP ports on 127.0.0.1, as the first of them (for `basePort + slot`). */
+export async function freePortRange(count: number): Promise<number> {
+  const { createServer } = await import('node:net');
+  const free = (port: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = await freePort();
+    if (base + count > 65536) continue;
+    let all = true;
+    for (let i = 1; i < count && all; i++) all = await free(base + i);
+    if (all) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports found in 50 attempts`);
+}
+
+/** A target as Prometheus's `/api/v1/targets` reports it. */
+export interface PromTarget {
+  readonly health: string;
+  readonly lastError: string;
+  readonly scrapeUrl: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** A running Prometheus of a test's own, scraping every 1 s. */
+export interface PrometheusPeer {
+  readonly api: string;
+  /** An instant query; the values as Prometheus returns them (strings). */
+  query(expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>>;
+  /** The active targets. */
+  targets(): Promise<PromTarget[]>;
+  stop(): Promise<void>;
+}
+
+/** Starts Prometheus (scrape and evaluation every 1 s) with `scrapeConfigs`, YAML lines under `scrape_configs:`; resolves once it is ready. */
+export async function startPrometheus(scrapeConfigs: readonly string[]): Promise<PrometheusPeer> {
+  const dir = tempDir('probekit-prom-');
+  const port = await freePort();
+  const api = `http://127.0.0.1:${port}`;
+  const config = join(dir.path, 'prometheus.yml');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(config, ['global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}', 'scrape_configs:', ...scrapeConfigs, ''].join('\n'));
+  const daemon = startDaemon(
+    'prometheus',
+    [`--config.file=${config}`, `--storage.tsdb.path=${join(dir.path, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    dir.path,
+  );
+  const stop = async (): Promise<void> => {
+    await daemon.stop();
+    dir.remove();
+  };
+  try {
+    await waitFor('Prometheus to be ready', async () => ((await fetch(`${api}/-/ready`)).ok ? true : undefined), 20_000);
+  } catch (err) {
+    await stop();
+    throw new Error(`${String(err)}\n${daemon.output()}`, { cause: err });
+  }
+  return {
+    api,
+    async query(expr) {
+      const res = await fetch(`${api}/api/v1/query?query=${encodeURIComponent(expr)}`);
+      const body = (await res.json()) as { status: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+      if (body.status !== 'success') throw new Error(JSON.stringify(body));
+      return body.data.result;
+    },
+    async targets() {
+      const res = await fetch(`${api}/api/v1/targets?state=active`);
+      return ((await res.json()) as { data: { activeTargets: PromTarget[] } }).data.activeTargets;
+    },
+    stop,
+  };
+}

@@ -2,8 +2,11 @@
  * One `/metrics` for a `node:cluster` (or PM2 cluster mode) primary: every worker is
  * asked for its snapshot over IPC and the answers are merged. Counters and meter totals
  * are summed, histograms merged bucket by bucket, gauges summed or kept per worker with
- * a `worker` label. A worker that does not answer in time is left out and counted; the
- * scrape still succeeds.
+ * a `worker` label holding the worker's slot (a replacement takes its predecessor's). The
+ * messages are versioned: a version-2 worker answers with the families that changed since
+ * the answer the primary holds; a version-1 worker with its whole snapshot. A worker that
+ * does not answer in time is left out, reported as `probekit_worker_up{worker} 0` and
+ * counted; the scrape still succeeds.
  */
 import type { Worker } from 'node:cluster';
 import { nodeCluster } from '../../util/lazy.js';
@@ -11,7 +14,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { exportedBound, familyPlan } from '../../probes/plan.js';
 import type { FamilySnapshot, Snapshot } from '../../probes/types.js';
 import { is, option, parseOptions, typeError } from '../../util/validate.js';
-import { SNAPSHOT_REPLY, SNAPSHOT_REQUEST } from '../cluster-protocol.js';
+import { isMessage, PROTOCOL_VERSION, SNAPSHOT_REPLY, SNAPSHOT_REQUEST } from '../cluster-protocol.js';
+import { slotFor } from './fleet.js';
 import { type Format, formatValue, header, labelText, withLabel } from './format.js';
 import { Exposition, type ExpositionOptions } from './exposition.js';
 import { scaledBounds } from './live.js';
@@ -37,7 +41,47 @@ interface WorkerSnapshot {
 
 let nextId = 0;
 
-function ask(worker: Worker, timeoutMs: number): Promise<Snapshot | undefined> {
+/** What the primary holds of one worker's last answer (version 2: compact answers apply to it). */
+interface Held {
+  readonly token: string;
+  readonly families: Map<string, FamilySnapshot>;
+}
+
+function isFamilyList(v: unknown): v is FamilySnapshot[] {
+  return Array.isArray(v) && v.every((f) => f !== null && typeof f === 'object' && typeof (f as { name?: unknown }).name === 'string' && Array.isArray((f as { series?: unknown }).series));
+}
+
+/**
+ * The worker's snapshot from its answer: a whole one (a version-1 worker, or a full
+ * version-2 answer), or the families that changed applied to what `held` has. Anything
+ * malformed is no answer, and forgets what was held.
+ */
+function fromReply(m: Readonly<Record<string, unknown>>, held: Map<number, Held>, workerId: number): Snapshot | undefined {
+  if (typeof m.v !== 'number') {
+    held.delete(workerId);
+    const snap = m.snapshot as Snapshot | undefined;
+    return snap !== null && typeof snap === 'object' && isFamilyList(snap.metrics) ? snap : undefined;
+  }
+  const { token, full, names, changed, time } = m;
+  const before = held.get(workerId);
+  held.delete(workerId);
+  if (typeof token !== 'string' || typeof time !== 'number' || !isFamilyList(changed) || !Array.isArray(names) || !names.every((n) => typeof n === 'string')) return undefined;
+  if (full !== true && before === undefined) return undefined;
+  const families = full === true || before === undefined ? new Map<string, FamilySnapshot>() : before.families;
+  for (const f of changed) families.set(f.name, f);
+  const metrics: FamilySnapshot[] = [];
+  for (const name of names as string[]) {
+    const f = families.get(name);
+    if (f === undefined) return undefined;
+    metrics.push(f);
+  }
+  // Families the worker no longer has are dropped from what is held.
+  for (const name of families.keys()) if (!(names as string[]).includes(name)) families.delete(name);
+  held.set(workerId, { token, families });
+  return { time, metrics };
+}
+
+function ask(worker: Worker, timeoutMs: number, held: Map<number, Held>): Promise<Snapshot | undefined> {
   return new Promise((resolve) => {
     const id = `${process.pid}:${++nextId}`;
     const done = (value: Snapshot | undefined): void => {
@@ -46,15 +90,13 @@ function ask(worker: Worker, timeoutMs: number): Promise<Snapshot | undefined> {
       resolve(value);
     };
     const onMessage = (message: unknown): void => {
-      const m = message as { type?: unknown; id?: unknown; snapshot?: unknown } | null;
-      if (m === null || typeof m !== 'object' || m.type !== SNAPSHOT_REPLY || m.id !== id) return;
-      const snap = m.snapshot as Snapshot | undefined;
-      done(snap !== null && typeof snap === 'object' && Array.isArray(snap.metrics) ? snap : undefined);
+      if (!isMessage(message, SNAPSHOT_REPLY) || message.id !== id) return;
+      done(fromReply(message, held, worker.id));
     };
     const timer = setTimeout(() => done(undefined), timeoutMs);
     worker.on('message', onMessage);
     try {
-      worker.send({ type: SNAPSHOT_REQUEST, id });
+      worker.send({ type: SNAPSHOT_REQUEST, v: PROTOCOL_VERSION, id, have: held.get(worker.id)?.token ?? null });
     } catch {
       done(undefined);
     }
@@ -209,17 +251,22 @@ export function clusterHandler(options: ClusterOptions = {}): (req: IncomingMess
   });
   const primary = exposition.sources[0] as import('../../probes/probe.js').Registry;
   const missing = primary.selfCounter('probekit_cluster_missing_workers', 'Workers that did not answer a cluster scrape in time');
+  const held = new Map<number, Held>();
   const produce = async (format: Format): Promise<string> => {
     const workers = Object.values(nodeCluster().workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
-    const answers = await Promise.all(workers.map(async (w) => ({ worker: String(w.id), snapshot: await ask(w, timeoutMs) })));
+    for (const id of held.keys()) if (!workers.some((w) => w.id === id)) held.delete(id);
+    // Each worker is named by its slot, which a replacement takes over: its series go on.
+    const answers = await Promise.all(workers.map(async (w) => ({ worker: String(slotFor(w)), snapshot: await ask(w, timeoutMs, held) })));
     const got: WorkerSnapshot[] = [];
-    for (const a of answers) {
+    let up = header('probekit_worker_up', 'gauge', 'Whether each worker answered this scrape in time (1) or not (0), by worker slot', undefined, format);
+    for (const a of answers.sort((x, y) => Number(x.worker) - Number(y.worker))) {
+      up += `probekit_worker_up${labelText(['worker'], { worker: a.worker })} ${a.snapshot === undefined ? 0 : 1}\n`;
       if (a.snapshot === undefined) missing.inc();
       else got.push({ worker: a.worker, snapshot: a.snapshot });
     }
     const merged = mergeSnapshots(got, gauges, merge);
     // Then the primary's own families the workers do not have (its self-metrics, default metrics).
-    return writeMerged(merged.families, format) + (await exposition.text(format, merged.claims));
+    return writeMerged(merged.families, format) + up + (await exposition.text(format, merged.claims));
   };
   return (req, res) => serveScrape(exposition, produce, req, res);
 }

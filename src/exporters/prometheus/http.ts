@@ -100,10 +100,20 @@ export interface MetricsServer {
 export async function serve(options: ServeOptions): Promise<MetricsServer> {
   const opts = parseOptions('prometheus.serve()', SERVE_OPTIONS, options, { required: true });
   const { port, host, path, ...rest } = opts;
-  const exposition = new Exposition(
-    'prometheus.serve()',
-    Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as ExpositionOptions,
-  );
+  return serveExposition(new Exposition('prometheus.serve()', definedOnly(rest)), { port, host, path, exclusive: false });
+}
+
+/** The given options of `rest`, without the absent ones. */
+export function definedOnly(rest: Readonly<Record<string, unknown>>): ExpositionOptions {
+  return Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as ExpositionOptions;
+}
+
+/** Serves `exposition` at `path` on the shared transport server; `exclusive` as listen() takes it. */
+export async function serveExposition(
+  exposition: Exposition,
+  where: { readonly port: number; readonly host: string; readonly path: string; readonly exclusive: boolean },
+): Promise<MetricsServer> {
+  const { port, host, path, exclusive } = where;
   const scrape = async (req: Request): Promise<Reply> => {
     const format = negotiate(req.headers.accept);
     try {
@@ -115,7 +125,7 @@ export async function serve(options: ServeOptions): Promise<MetricsServer> {
       throw new HttpError(500, 'the scrape failed; see the exporter onError option', 'scrape_failed');
     }
   };
-  const server = await listen({ port, host, routes: [{ method: 'GET', path, handle: scrape }], onError: (err) => exposition.fail(err) });
+  const server = await listen({ port, host, exclusive, routes: [{ method: 'GET', path, handle: scrape }], onError: (err) => exposition.fail(err) });
   return {
     port: server.port,
     host: server.host,
@@ -125,14 +135,17 @@ export async function serve(options: ServeOptions): Promise<MetricsServer> {
   };
 }
 
+/** Checks a path option: a string starting with `/`. */
+export function checkPath(where: string, v: unknown): string {
+  const path = is.string(where, v);
+  if (!path.startsWith('/')) throw typeError(where, 'a path starting with "/"', path);
+  return path;
+}
+
 const SERVE_OPTIONS = {
   port: required(is.integer(0, 65535)),
   host: option(is.string, '127.0.0.1'),
-  path: option((where, v) => {
-    const path = is.string(where, v);
-    if (!path.startsWith('/')) throw typeError(where, 'a path starting with "/"', path);
-    return path;
-  }, '/metrics'),
+  path: option(checkPath, '/metrics'),
   registry: option(is.any),
   defaultMetrics: option(is.any),
   windowQuantiles: option(is.any),

@@ -1,11 +1,12 @@
 /**
- * The Prometheus exporter: `prometheus.text()`, `.handler()`, `.serve()` and
- * `.clusterHandler()`.
+ * The Prometheus exporter: `prometheus.text()`, `.handler()`, `.serve()`,
+ * `.clusterHandler()`, and per-worker targets: `.serveWorker()` and `.serveDiscovery()`.
  */
 import { is, option } from '../../util/validate.js';
 import { Exposition, type ExpositionOptions } from './exposition.js';
 import { handler, serve } from './http.js';
 import { clusterHandler } from './cluster.js';
+import { serveDiscovery, serveWorker } from './fleet.js';
 
 /** Options of `prometheus.text()`. */
 export interface TextOptions extends ExpositionOptions {
@@ -30,4 +31,4 @@ async function text(options: TextOptions = {}): Promise<string> {
 }
 
 /** The Prometheus exporter. */
-export const prometheus = { text, handler, serve, clusterHandler };
+export const prometheus = { text, handler, serve, clusterHandler, serveWorker, serveDiscovery };

@@ -1,0 +1,125 @@
+// The fleet bench: a real Prometheus scraping every 1 s a node:cluster of 2 and of 4
+// workers with about 10k series each, in probekit's per-worker mode (serveWorker() targets
+// found through serveDiscovery()), its aggregated mode (clusterHandler()) and prom-client's
+// AggregatorRegistry; scrape p50/p99 from Prometheus's own scrape_duration_seconds.
+// BENCH_FLEET_SECONDS sets how long each case is scraped (default 60).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+export const MODES = [
+  ['prom-client', 'prom-client 15 `AggregatorRegistry` (one endpoint)'],
+  ['aggregated', 'probekit `clusterHandler()` (one endpoint)'],
+  ['per-worker', 'probekit `serveWorker()` targets via `serveDiscovery()`'],
+];
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function portFree(port) {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** `count` consecutive free ports on 127.0.0.1; the first is returned. */
+async function freeRange(count) {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * 40000);
+    let ok = true;
+    for (let i = 0; i < count && ok; i++) ok = await portFree(base + i);
+    if (ok) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports`);
+}
+
+async function until(what, check, ms) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch {
+      // not yet
+    }
+    await sleep(200);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function stop(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+  });
+}
+
+const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+
+/** Runs one case: the fleet, a Prometheus of its own, `seconds` of scrapes; returns the scrape durations. */
+async function runCase(mode, workers, seconds) {
+  const ports = await freeRange(workers + 2);
+  const fleetPort = ports;
+  const promPort = ports + workers + 1;
+  const fleet = spawn(process.execPath, [join(here, 'fleet.child.mjs'), mode, String(workers), String(fleetPort)], { cwd: here, stdio: ['ignore', 'pipe', 'inherit'] });
+  const dir = mkdtempSync(join(tmpdir(), 'probekit-fleet-bench-'));
+  let prom;
+  try {
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the fleet did not start within 60 s')), 60_000);
+      fleet.stdout.on('data', (d) => String(d).includes('"ready"') && (clearTimeout(timer), resolve()));
+      fleet.once('exit', (code) => reject(new Error(`the fleet exited with ${code}`)));
+    });
+    const target =
+      mode === 'per-worker'
+        ? ['    http_sd_configs:', `      - url: http://127.0.0.1:${fleetPort}/targets`, '        refresh_interval: 1s']
+        : ['    static_configs:', `      - targets: ['127.0.0.1:${fleetPort}']`];
+    const config = join(dir, 'prometheus.yml');
+    writeFileSync(config, ['global: {scrape_interval: 1s, scrape_timeout: 1s}', 'scrape_configs:', '  - job_name: fleet', ...target, ''].join('\n'));
+    prom = spawn('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=error'], {
+      cwd: dir,
+      stdio: 'ignore',
+    });
+    const api = `http://127.0.0.1:${promPort}`;
+    const expected = mode === 'per-worker' ? workers : 1;
+    await until('every target to be scraped', async () => {
+      const body = await (await fetch(`${api}/api/v1/targets?state=active`)).json();
+      const t = body.data.activeTargets;
+      return t.length === expected && t.every((x) => x.health !== 'unknown') ? true : undefined;
+    }, 30_000);
+    await sleep(seconds * 1000);
+    const q = async (expr) => (await (await fetch(`${api}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()).data.result;
+    const durations = (await q(`scrape_duration_seconds{job="fleet"}[${seconds}s]`)).flatMap((r) => r.values.map(([, v]) => Number(v) * 1000));
+    const down = (await q(`up{job="fleet"}[${seconds}s]`)).flatMap((r) => r.values.filter(([, v]) => v === '0')).length;
+    const samples = (await q(`scrape_samples_scraped{job="fleet"}[${seconds}s]`)).map((r) => Number(r.values.at(-1)?.[1] ?? 0));
+    return { durations, down, samples: samples.reduce((a, b) => a + b, 0) };
+  } finally {
+    if (prom) await stop(prom);
+    await stop(fleet);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** One row per worker count and mode: scrape p50/p99 in ms, scrapes, failed scrapes, samples per scrape, and the p99 ratio to prom-client's. */
+export async function fleetRows({ seconds = Number(process.env.BENCH_FLEET_SECONDS ?? 60), workerCounts = [2, 4] } = {}) {
+  const rows = [];
+  for (const workers of workerCounts) {
+    let base;
+    for (const [mode, impl] of MODES) {
+      const { durations, down, samples } = await runCase(mode, workers, seconds);
+      const sorted = [...durations].sort((a, b) => a - b);
+      const row = { workers, mode, impl, seconds, scrapes: sorted.length, down, samples, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) };
+      base ??= row;
+      row.ratio = row.p99 / base.p99;
+      rows.push(row);
+    }
+  }
+  return rows;
+}
