@@ -26,7 +26,7 @@ export {
   probe,
   scopedAction,
 } from './compat/pmx/api.js';
-export type { Pmx, PmxErrorHandler } from './compat/pmx/api.js';
+export type { Pmx, PmxActionFunction, PmxActionOptions, PmxErrorHandler, PmxReply } from './compat/pmx/api.js';
 export type { PmxActionStream, PmxProbe } from './compat/pmx/facade.js';
 export type { PmxInitOptions } from './compat/pmx/init.js';
 export type {

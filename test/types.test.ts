@@ -1,4 +1,5 @@
 import { describe, expectTypeOf, it } from 'vitest';
+import * as pmx from '../src/pmx.js';
 import {
   createProbe,
   type Counter,
@@ -72,5 +73,16 @@ describe('Public types', () => {
     expectTypeOf(p.histogram({ name: 'h3' }).val().p99).toEqualTypeOf<number | null>();
     expectTypeOf<HistogramValue['p42']>().toEqualTypeOf<number | null>();
     expectTypeOf(p.snapshot()).toEqualTypeOf<Snapshot>();
+  });
+
+  it("type the pmx facade's actions as the chapter writes them, with no annotation: (reply) and (params, reply)", () => {
+    const register = (): void => {
+      pmx.action('memory-leak', (reply) => reply({ result: 'Hello' }));
+      pmx.action('with-params', (params, reply) => reply({ params }));
+      pmx.action('with-opts', { comment: 'runs a thing' }, (reply) => reply(true));
+      // @ts-expect-error a number is not an action
+      pmx.action('x', 42);
+    };
+    expectTypeOf(register).toBeFunction();
   });
 });

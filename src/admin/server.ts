@@ -21,7 +21,7 @@ import { scrapeHeaders } from '../exporters/prometheus/http.js';
 import { handleShutdown, isReady } from '../lifecycle/shutdown.js';
 import { defaultRegistry } from '../probes/probe.js';
 import { HttpError, isLoopback, listen, type Reply, type Request, type Route } from '../transport/server.js';
-import { describe, is, option, parseOptions, required, typeError } from '../util/validate.js';
+import { describe, is, option, type Parsed, parseOptions, required, typeError } from '../util/validate.js';
 import { actions, checkActionName, MAX_STREAM_CHUNKS } from './actions.js';
 import { FAULT_INPUT, FaultInjector, planOf } from './faults.js';
 import { health } from './health.js';
@@ -135,11 +135,8 @@ function stamp(): string {
 const STREAMED = new Set(['cpu-profile', 'heap-snapshot']);
 
 async function serve(options: AdminOptions): Promise<AdminServer> {
-  const opts = parseOptions('admin.serve()', SERVE_OPTIONS, options, { required: true });
+  const opts = checkAdminOptions(options);
   const { port, host, token, basePath: base, publicMetrics, onError, actionTimeoutMs } = opts;
-  if (token === undefined && !isLoopback(host)) {
-    throw typeError('admin.serve() option "host"', 'a loopback host (127.0.0.1, ::1, localhost) when no token is set; set "token" to listen on other interfaces', host);
-  }
   const report = (err: unknown): void => {
     try {
       onError?.(err instanceof Error ? err : new Error(String(err)));
@@ -367,3 +364,12 @@ function action(name: string, fn: (input: Readonly<Record<string, unknown>>) => 
  * await server.close();
  */
 export const admin = { serve, action };
+
+/** @internal Checks `admin.serve()`'s options now (init() checks before it starts anything); throws as serve() would. */
+export function checkAdminOptions(options: AdminOptions): Parsed<typeof SERVE_OPTIONS> {
+  const opts = parseOptions('admin.serve()', SERVE_OPTIONS, options, { required: true });
+  if (opts.token === undefined && !isLoopback(opts.host)) {
+    throw typeError('admin.serve() option "host"', 'a loopback host (127.0.0.1, ::1, localhost) when no token is set; set "token" to listen on other interfaces', opts.host);
+  }
+  return opts;
+}

@@ -24,23 +24,31 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'PROBEKIT_RUNTIME_NAMING', section: 'custom_probes', option: 'naming', type: ['otel', 'classic'] },
   { name: 'PROBEKIT_NETWORK_ENABLED', section: 'network', type: 'boolean' },
   { name: 'PROBEKIT_PORTS_ENABLED', section: 'ports', type: 'boolean' },
+  { name: 'PROBEKIT_PROMETHEUS_ENABLED', section: 'prometheus', type: 'boolean' },
   { name: 'PROBEKIT_PROMETHEUS_PORT', section: 'prometheus', option: 'port', type: 'port' },
   { name: 'PROBEKIT_PROMETHEUS_HOST', section: 'prometheus', option: 'host', type: 'string' },
   { name: 'PROBEKIT_PROMETHEUS_PATH', section: 'prometheus', option: 'path', type: 'string' },
+  { name: 'PROBEKIT_STATSD_ENABLED', section: 'statsd', type: 'boolean' },
   { name: 'PROBEKIT_STATSD_HOST', section: 'statsd', option: 'host', type: 'string' },
   { name: 'PROBEKIT_STATSD_PORT', section: 'statsd', option: 'port', type: 'port' },
   { name: 'PROBEKIT_STATSD_PREFIX', section: 'statsd', option: 'prefix', type: 'string' },
   { name: 'PROBEKIT_STATSD_TAG_FORMAT', section: 'statsd', option: 'tagFormat', type: ['none', 'dogstatsd', 'influxdb', 'graphite'] },
+  { name: 'PROBEKIT_PUSH_ENABLED', section: 'push', type: 'boolean' },
   { name: 'PROBEKIT_PUSH_URL', section: 'push', option: 'url', type: 'string' },
-  { name: 'PROBEKIT_PUSH_FORMAT', section: 'push', option: 'format', type: ['pushgateway', 'json'] },
+  { name: 'PROBEKIT_PUSH_FORMAT', section: 'push', option: 'format', type: ['prometheus', 'json'] },
   { name: 'PROBEKIT_PUSH_JOB', section: 'push', option: 'job', type: 'string' },
   { name: 'PROBEKIT_PUSH_INTERVAL_MS', section: 'push', option: 'interval', type: 'integer' },
   { name: 'PROBEKIT_SHUTDOWN_ENABLED', section: 'handleShutdown', type: 'boolean' },
+  { name: 'PROBEKIT_ADMIN_ENABLED', section: 'admin', type: 'boolean' },
   { name: 'PROBEKIT_ADMIN_PORT', section: 'admin', option: 'port', type: 'port' },
   { name: 'PROBEKIT_ADMIN_HOST', section: 'admin', option: 'host', type: 'string' },
   { name: 'PROBEKIT_ADMIN_TOKEN', section: 'admin', option: 'token', type: 'string' },
   { name: 'PROBEKIT_ADMIN_BASE_PATH', section: 'admin', option: 'basePath', type: 'string' },
 ];
+
+const KNOWN_VARS = new Set(ENV_VARS.map((v) => v.name));
+/** Variables of probekit's own test setup, not of init(). */
+const OTHER_VARS = new Set(['PROBEKIT_REQUIRE_PEERS']);
 
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
 const FALSE = new Set(['0', 'false', 'no', 'off']);
@@ -59,6 +67,11 @@ export function optionsFromEnv(env: Readonly<Record<string, string | undefined>>
     return e;
   };
   let serviceName: string | undefined;
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('PROBEKIT_') && !KNOWN_VARS.has(name) && !OTHER_VARS.has(name)) {
+      warnOnce(`probekit: environment variable ${name} is not one probekit reads (see README, "init() and environment variables"); it is ignored`, 'PROBEKIT_UNKNOWN_ENV');
+    }
+  }
   for (const v of ENV_VARS) {
     const raw = env[v.name];
     if (raw === undefined || raw.trim() === '') continue;

@@ -10,15 +10,15 @@
  */
 import { captureProcessErrors, type CaptureOptions } from '../errors/process.js';
 import { httpPush, type PushOptions } from '../exporters/push/index.js';
-import { serve, type MetricsServer, type ServeOptions } from '../exporters/prometheus/http.js';
+import { checkServeOptions, serve, type MetricsServer, type ServeOptions } from '../exporters/prometheus/http.js';
 import { statsd, type StatsdOptions } from '../exporters/statsd/index.js';
 import { handleShutdown, type HandleShutdownOptions } from '../lifecycle/shutdown.js';
 import { instrumentAllServers, type InstrumentAllOptions } from '../middleware/http.js';
-import { runtimeMetrics, type RuntimeMetricsOptions } from '../runtime/index.js';
+import { defaultRuntimeMetrics, runtimeMetrics, type RuntimeMetricsOptions } from '../runtime/index.js';
 import { networkMetrics } from '../runtime/network.js';
 import { portMetrics } from '../runtime/ports.js';
-import { admin, type AdminOptions, type AdminServer } from '../admin/server.js';
-import { checkObject, invalid, is } from '../util/validate.js';
+import { admin, type AdminOptions, type AdminServer, checkAdminOptions } from '../admin/server.js';
+import { checkObject, invalid, is, ProbekitRangeError, ProbekitTypeError, typeError } from '../util/validate.js';
 import { optionsFromEnv } from './env.js';
 import { warnOnce } from './warn.js';
 
@@ -157,7 +157,16 @@ export function init(options: InitOptions = {}): Instrumentation {
     if (opts === undefined) continue;
     const key = keyOf(opts);
     if (running.get(section)?.key === key) continue;
-    starters.set(section, prepare(section, opts, key));
+    // Runtime metrics nobody configured (on by default, or just `true`) give way to the application's own call.
+    const byDefault = section === 'custom_probes' && (pick('custom_probes') === undefined || pick('custom_probes') === true);
+    try {
+      starters.set(section, prepare(section, opts, key, byDefault));
+    } catch (err) {
+      if (given[section] !== undefined) throw err;
+      // From the environment: that feature stays off, the application starts.
+      warnOnce(`probekit: the PROBEKIT_* variables of "${section}" give an invalid option: ${err instanceof Error ? err.message : String(err)}; "${section}" stays off`, 'PROBEKIT_INVALID_ENV');
+      wanted[section] = undefined;
+    }
   }
   for (const section of SECTIONS) {
     const current = running.get(section);
@@ -167,13 +176,18 @@ export function init(options: InitOptions = {}): Instrumentation {
       stopFeature(section, current);
     }
   }
+  let badOption: unknown;
   for (const [section, start] of starters) {
     try {
       running.set(section, start());
     } catch (err) {
-      warnOnce(`probekit: init() could not start "${section}": ${err instanceof Error ? err.message : String(err)}`, 'PROBEKIT_INIT');
+      // Options given in code are checked like every probekit option: the first bad one is
+      // thrown once the rest started; from the environment, a warning.
+      if (given[section] !== undefined && (err instanceof ProbekitTypeError || err instanceof ProbekitRangeError)) badOption ??= err;
+      else warnOnce(`probekit: init() could not start "${section}": ${err instanceof Error ? err.message : String(err)}`, 'PROBEKIT_INIT');
     }
   }
+  if (badOption !== undefined) throw badOption;
   return handle;
 }
 
@@ -211,9 +225,9 @@ const SECTIONS: readonly Section[] = ['handleShutdown', 'errors', 'http', 'custo
 const KNOWN = new Set<string>(['serviceName', ...SECTIONS]);
 
 /** Checks a section's options now (throwing on bad ones) and returns what starts it. */
-function prepare(section: Section, opts: object, key: string): () => Running {
+function prepare(section: Section, opts: object, key: string, byDefault: boolean): () => Running {
   const where = `init() option "${section}"`;
-  checkObject(where, opts);
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw typeError(where, section === 'push' ? 'false or an options object with "url"' : 'true, false or an options object', opts);
   switch (section) {
     case 'errors':
       return () => {
@@ -227,7 +241,7 @@ function prepare(section: Section, opts: object, key: string): () => Running {
       };
     case 'custom_probes':
       return () => {
-        const runtime = runtimeMetrics(opts as RuntimeMetricsOptions);
+        const runtime = (byDefault ? defaultRuntimeMetrics : runtimeMetrics)(opts as RuntimeMetricsOptions);
         return { key, stop: () => runtime.stop() };
       };
     case 'network':
@@ -257,10 +271,12 @@ function prepare(section: Section, opts: object, key: string): () => Running {
       };
     case 'admin': {
       const adminOptions = { port: DEFAULT_ADMIN_PORT, ...(opts as Partial<AdminOptions>) } as AdminOptions;
+      checkAdminOptions(adminOptions);
       return () => startServer(key, 'the admin server', adminOptions, () => admin.serve(adminOptions), (s) => (adminServer = s), () => adminServer);
     }
     case 'prometheus': {
       const serveOptions = { port: DEFAULT_PROMETHEUS_PORT, ...(opts as Partial<ServeOptions>) } as ServeOptions;
+      checkServeOptions(serveOptions);
       return () => startServer(key, 'the metrics server', serveOptions, () => serve(serveOptions), (s) => (metricsServer = s), () => metricsServer);
     }
   }

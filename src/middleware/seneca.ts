@@ -84,7 +84,7 @@ interface Meta {
 /** What Seneca's inward and outward hooks are given. */
 interface HookSpec {
   readonly ctx?: { readonly actdef?: ActDef | null };
-  readonly data?: { readonly meta?: Meta; readonly err?: unknown };
+  readonly data?: { readonly meta?: Meta; readonly err?: unknown; readonly msg?: unknown };
 }
 
 /** The gate executor: Seneca's queue of calls. */
@@ -172,7 +172,10 @@ function install(self: unknown, opts: Parsed<typeof OPTIONS>): void {
   if (root === undefined || root === null || typeof root.inward !== 'function' || typeof root.outward !== 'function') {
     throw typeError('senecaProbe() "this"', 'a Seneca 3 instance (give senecaProbe to seneca.use())', self);
   }
-  if (root[INSTRUMENTED] === true) return;
+  if (root[INSTRUMENTED] === true) {
+    process.emitWarning('probekit: senecaProbe is already in use on this Seneca instance; this use() changes nothing (its options are ignored)', { code: 'PROBEKIT_SENECA_TWICE' });
+    return;
+  }
   root[INSTRUMENTED] = true;
 
   const registry = opts.registry ?? defaultRegistry;
@@ -227,6 +230,8 @@ function install(self: unknown, opts: Parsed<typeof OPTIONS>): void {
       if (actdef === undefined || actdef === null || meta === undefined || meta === null || meta.prior) return;
       const pattern = patternOf(actdef);
       if (pattern === undefined) return;
+      // A client without a pin takes every message, Seneca's own (plugin init) included.
+      if (!internal && pattern === ANY_PATTERN && isInternalMessage(spec.data?.msg)) return;
       meta[STARTED] = now();
       count(actdef.client === true ? client : server, pattern);
       const store = context.get() as Partial<SenecaActionContext> | undefined;
@@ -282,6 +287,13 @@ function install(self: unknown, opts: Parsed<typeof OPTIONS>): void {
   });
 
   bindQueue(root);
+}
+
+/** A message of Seneca's own (`role:seneca`, `role:transport`, `role:options`, `sys:seneca`, a plugin's `init:`). */
+function isInternalMessage(msg: unknown): boolean {
+  if (msg === null || typeof msg !== 'object') return false;
+  const m = msg as { role?: unknown; sys?: unknown; init?: unknown };
+  return m.role === 'seneca' || m.role === 'transport' || m.role === 'options' || m.sys === 'seneca' || m.init !== undefined;
 }
 
 /** What an inward hook returns to answer a call itself (Seneca's contract). */

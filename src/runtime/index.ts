@@ -12,6 +12,7 @@ import { isExportName } from '../probes/names.js';
 import type { Probe } from '../probes/types.js';
 import { shared } from '../util/shared.js';
 import { describe, is, option, parseOptions, rangeError, typeError } from '../util/validate.js';
+import { warnOnce } from '../init/warn.js';
 import type { Group, RuntimeNaming } from './common.js';
 import { eventLoopGroup } from './eventloop.js';
 import { gcGroup } from './gc.js';
@@ -98,6 +99,8 @@ interface Running {
   readonly settings: Settings;
   readonly sampler: Sampler;
   users: number;
+  /** True while every user is init()'s default start. */
+  byDefault: boolean;
 }
 
 /** The sampler running on each registry, shared by every installed copy of this major version. */
@@ -162,6 +165,19 @@ class Sampler {
  * runtime.stop();
  */
 export function runtimeMetrics(options?: RuntimeMetricsOptions): RuntimeMetrics {
+  return start(options, false);
+}
+
+/**
+ * @internal The runtime metrics `init()` starts by default (pmx's `custom_probes`, not asked
+ * for by name): an application's own `runtimeMetrics()` call with other options then joins
+ * them with a warning instead of throwing, since the application did not start them.
+ */
+export function defaultRuntimeMetrics(options?: RuntimeMetricsOptions): RuntimeMetrics {
+  return start(options, true);
+}
+
+function start(options: RuntimeMetricsOptions | undefined, byDefault: boolean): RuntimeMetrics {
   const opts = parseOptions('runtimeMetrics()', OPTIONS, options);
   const registry = opts.registry ?? defaultRegistry;
   const settings: Settings = {
@@ -176,6 +192,14 @@ export function runtimeMetrics(options?: RuntimeMetricsOptions): RuntimeMetrics 
   if (current !== undefined) {
     for (const key of COMPARED) {
       if (current.settings[key] !== settings[key]) {
+        if (byDefault || current.byDefault) {
+          // One side was started by init() by default: the application is not stopped for it.
+          warnOnce(
+            `probekit: runtime metrics already run on this registry with ${key} ${describe(current.settings[key])}${current.byDefault ? ' (started by init(): set init({ custom_probes: {...} }) or PROBEKIT_RUNTIME_* to choose them)' : ''}; a call with ${describe(settings[key])} joins them`,
+            'PROBEKIT_RUNTIME_RUNNING',
+          );
+          break;
+        }
         throw typeError(
           `runtimeMetrics() option "${key}"`,
           `${describe(current.settings[key]).replace(/ \(\w+\)$/, '')}, as in the runtime metrics already running on this registry (stop() them first to change it)`,
@@ -184,8 +208,9 @@ export function runtimeMetrics(options?: RuntimeMetricsOptions): RuntimeMetrics 
       }
     }
     current.users++;
+    if (!byDefault) current.byDefault = false;
   } else {
-    current = { settings, sampler: new Sampler(registry, settings), users: 1 };
+    current = { settings, sampler: new Sampler(registry, settings), users: 1, byDefault };
     running.set(registry, current);
   }
   const held = current;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ENV_VARS, init, optionsFromEnv } from '../../src/index.js';
+import { ENV_VARS, init, optionsFromEnv, runtimeMetrics } from '../../src/index.js';
 import { bad, expectError, thrown } from '../support/helpers.js';
 
 afterEach(async () => {
@@ -48,7 +48,25 @@ describe('optionsFromEnv()', () => {
     expect(optionsFromEnv({ PROBEKIT_PROMETHEUS_PORT: '70000', PROBEKIT_PROMETHEUS_HOST: '0.0.0.0' })).toEqual({ prometheus: false });
     expect(optionsFromEnv({ PROBEKIT_HTTP_ENABLED: 'maybe' })).toEqual({ http: false });
     expect(optionsFromEnv({ PROBEKIT_PUSH_JOB: 'batch' })).toEqual({ push: false });
-    expect(optionsFromEnv({ PROBEKIT_PROMETHEUS_ENABLED: 'true' })).toEqual({});
+    expect(optionsFromEnv({ PROBEKIT_PROMETHEUS_ENABLED: 'true' })).toEqual({ prometheus: true });
+    expect(optionsFromEnv({ PROBEKIT_PROMETHEUS_ENABLED: 'false', PROBEKIT_PROMETHEUS_PORT: '9464' })).toEqual({ prometheus: false });
+    expect(optionsFromEnv({ PROBEKIT_PUSH_FORMAT: 'prometheus', PROBEKIT_PUSH_URL: 'http://127.0.0.1:9091' })).toEqual({ push: { format: 'prometheus', url: 'http://127.0.0.1:9091' } });
+  });
+
+  it('warns once about a PROBEKIT_ variable it does not read (a misspelling), and ignores it', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      expect(optionsFromEnv({ PROBEKIT_PROMETHUES_PORT: '9464' })).toEqual({});
+      expect(optionsFromEnv({ PROBEKIT_PROMETHUES_PORT: '9464' })).toEqual({});
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.includes('PROBEKIT_PROMETHUES_PORT'))).toEqual([
+      'probekit: environment variable PROBEKIT_PROMETHUES_PORT is not one probekit reads (see README, "init() and environment variables"); it is ignored',
+    ]);
   });
 
   it('lists each variable once, all named PROBEKIT_<SECTION>_<OPTION>', () => {
@@ -111,7 +129,27 @@ describe('init()', () => {
     const before = ['uncaughtExceptionMonitor', 'unhandledRejection'].map((e) => process.listenerCount(e));
     expectError(thrown(() => init(bad({ promtheus: { port: 1 } }))), { type: TypeError, code: 'PROBEKIT_UNKNOWN_OPTION', option: 'promtheus' });
     expectError(thrown(() => init(bad({ serviceName: '' }))), { type: TypeError, code: 'PROBEKIT_INVALID_OPTION', option: 'serviceName' });
+    expectError(thrown(() => init(bad({ prometheus: { port: 'x' } }))), { type: TypeError, code: 'PROBEKIT_INVALID_OPTION', option: 'port' });
+    expectError(thrown(() => init(bad({ admin: { port: 0, host: '0.0.0.0' } }))), { type: TypeError, code: 'PROBEKIT_INVALID_OPTION', option: 'host' });
+    expect(thrown(() => init(bad({ http: 'yes' }))).message).toBe('probekit: init() option "http" must be true, false or an options object, got "yes" (string)');
     expect(['uncaughtExceptionMonitor', 'unhandledRejection'].map((e) => process.listenerCount(e))).toEqual(before);
+  });
+
+  it("lets the application's own runtimeMetrics() with other options join the ones init() started by default, with a warning instead of a throw", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }) => warnings.push(String(w.code));
+    process.on('warning', onWarning);
+    try {
+      init({ http: false, errors: false });
+      const own = runtimeMetrics({ naming: 'classic' });
+      own.stop();
+      await new Promise((r) => setImmediate(r));
+      expect(warnings).toContain('PROBEKIT_RUNTIME_RUNNING');
+      init({ http: false, errors: false, custom_probes: { naming: 'otel' } });
+      expectError(thrown(() => runtimeMetrics({ naming: 'classic' })), { type: TypeError, code: 'PROBEKIT_INVALID_OPTION', option: 'naming' });
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('warns once and keeps the application running when the metrics server cannot listen', async () => {

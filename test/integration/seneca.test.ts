@@ -163,6 +163,16 @@ describe('Seneca 3.38 over its HTTP transport', () => {
     expect(buckets(creditRegistry.snapshot(), 'rpc_server_duration', 'cmd:rating,role:credit')['0.1']).toBe(0);
   });
 
+  it("counts nothing for a client without a pin until the app calls through it (Seneca's plugin init messages left out), then each call under *", async () => {
+    const p = registry();
+    const port = await freePort(); // nothing listens there
+    const s = service(p).client({ type: 'http', port, host: '127.0.0.1' });
+    await new Promise<void>((resolve) => s.ready(() => resolve()));
+    expect(series(p.snapshot(), 'rpc_client_duration')).toEqual([]);
+    await act(s, { role: 'anything', cmd: 'x' });
+    expect(series(p.snapshot(), 'rpc_client_duration')).toEqual(['* ECONNREFUSED ×1']);
+  });
+
   it('counts a call to a service that is down under its pin with the connection error, and the caller gets the error', async () => {
     const p = registry();
     const port = await freePort(); // nothing listens there

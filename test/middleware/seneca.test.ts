@@ -201,13 +201,19 @@ describe('senecaProbe', () => {
     expect(durations(probe.snapshot(), 'rpc_server_duration')).toEqual([[rpc('cmd:load'), 2, 0.015]]);
   });
 
-  it('records nothing twice when the plugin is used twice on one instance', async () => {
+  it('records nothing twice when the plugin is used twice on one instance, and warns that the second use changes nothing', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }) => warnings.push(String(w.code));
+    process.on('warning', onWarning);
+    cleanups.push(() => process.off('warning', onWarning));
     const { probe } = clocked();
     const s = seneca().use(senecaPlugin({ registry: probe })).use(senecaPlugin({ registry: probe }));
     s.add('cmd:once', (_m: unknown, reply: Reply) => reply(null, {}));
     await ready(s);
     await act(s, 'cmd:once');
     expect(calls(probe.snapshot(), 'rpc_server_calls')).toEqual([[{ rpc_system: 'seneca', rpc_method: 'cmd:once' }, 1]]);
+    await new Promise((r) => setImmediate(r));
+    expect(warnings.filter((c) => c === 'PROBEKIT_SENECA_TWICE')).toEqual(['PROBEKIT_SENECA_TWICE']);
   });
 
   it('leaves out what skip() says, keeps actions when skip() throws, and adds static labels', async () => {

@@ -21,7 +21,8 @@ export interface Pmx {
   notify(error: unknown, context?: unknown): ErrorRecord;
   notifyError(error: unknown, context?: unknown): ErrorRecord;
   catchAll(options?: { readonly errors?: boolean }): void;
-  action(name: string, optsOrFn: unknown, fn?: unknown): void;
+  action(name: string, fn: PmxActionFunction): void;
+  action(name: string, opts: PmxActionOptions, fn: PmxActionFunction): void;
   scopedAction(name: string, fn: (params: unknown, res: PmxActionStream) => unknown): void;
   emit(name: string, data?: unknown): boolean;
   expressErrorHandler(): PmxErrorHandler;
@@ -140,9 +141,24 @@ export function catchAll(options?: { readonly errors?: boolean }): void {
  * @example
  * action('memory-leak', (reply) => reply({ names: names.length }));
  */
+export function action(name: string, fn: PmxActionFunction): void;
+export function action(name: string, opts: PmxActionOptions, fn: PmxActionFunction): void;
 export function action(name: string, optsOrFn: unknown, fn?: unknown): void {
   agent().action(name, optsOrFn, fn);
 }
+
+/** What an action answers with: any JSON value (PM2 prints it; the admin server returns it). */
+export type PmxReply = (answer: unknown) => void;
+
+/**
+ * An action's function, as pmx called it: `(reply)`, or `(params, reply)` when it declares
+ * two parameters. Its first parameter is typed loosely because it is either of the two.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the reply, or the parameters, by the function's arity (pmx's contract)
+export type PmxActionFunction = (replyOrParams: any, reply: PmxReply) => unknown;
+
+/** An action's options, as pmx took them (sent to PM2 as given). */
+export type PmxActionOptions = Readonly<Record<string, unknown>>;
 
 /**
  * pmx's `scopedAction(name, fn(params, res))`: output streamed with `res.send()`, ended

@@ -46,7 +46,7 @@ export const PMX_INIT_OPTIONS = [
   // accepted, not modelled
   'alert_enabled', 'default_actions', 'transactions', 'http_latency', 'http_code', 'ignore_routes',
   'profiling', 'collectDependencies', 'ignoreFilter', 'excludedHooks', 'v8', 'event_loop_dump', 'deep_metrics', 'module_conf',
-  'standalone', 'apmOptions', 'tracing', 'actions', 'apiKey', 'appName', 'level',
+  'standalone', 'apmOptions', 'tracing', 'actions', 'apiKey', 'appName', 'level', 'name', 'module_name',
 ] as const;
 
 const warned = new Set<string>();

@@ -6,7 +6,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { acceptsGzip } from '../../transport/negotiate.js';
 import { nodeZlib } from '../../util/lazy.js';
 import { HttpError, listen, type Reply, type Request } from '../../transport/server.js';
-import { is, option, parseOptions, required, typeError } from '../../util/validate.js';
+import { is, option, type Parsed, parseOptions, required, typeError } from '../../util/validate.js';
 import { type Format, negotiate, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE } from './format.js';
 import { Exposition, type ExpositionOptions } from './exposition.js';
 
@@ -98,7 +98,7 @@ export interface MetricsServer {
  * closes it. See {@link ServeOptions}.
  */
 export async function serve(options: ServeOptions): Promise<MetricsServer> {
-  const opts = parseOptions('prometheus.serve()', SERVE_OPTIONS, options, { required: true });
+  const opts = checkServeOptions(options);
   const { port, host, path, ...rest } = opts;
   return serveExposition(new Exposition('prometheus.serve()', definedOnly(rest)), { port, host, path, exclusive: false });
 }
@@ -151,3 +151,8 @@ const SERVE_OPTIONS = {
   windowQuantiles: option(is.any),
   onError: option(is.any),
 };
+
+/** @internal Checks `prometheus.serve()`'s options now (init() checks before it starts anything); throws as serve() would. */
+export function checkServeOptions(options: ServeOptions): Parsed<typeof SERVE_OPTIONS> {
+  return parseOptions('prometheus.serve()', SERVE_OPTIONS, options, { required: true });
+}
