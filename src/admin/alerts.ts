@@ -39,8 +39,11 @@ export interface AlertOptions {
   readonly when: string | ((value: number) => boolean);
   /** How long the condition must hold before the alert fires: ms, or `'30s'`, `'5m'`. @default 0 */
   readonly for?: number | string;
-  /** The webhook to POST to (`http:` or `https:`, a Slack incoming webhook or anything taking JSON). */
-  readonly webhook: string;
+  /**
+   * The webhook to POST to (`http:` or `https:`, a Slack incoming webhook or anything taking
+   * JSON). @default none: the alert's state shows only in the dashboard and `probekit_alert_firing`
+   */
+  readonly webhook?: string;
   /** At most one message per this long: ms, or `'5m'`. @default '5m' */
   readonly every?: number | string;
   /** Retries of a message that failed (network errors, 429 and 5xx). @default 3 */
@@ -99,7 +102,7 @@ const ALERT_OPTIONS = {
     throw typeError(where, "a condition such as '> 0.5' (>, >=, <, <=, ==, !=) or a function of the value", v);
   }),
   for: option(is.duration, 0),
-  webhook: required((where, v) => checkHttpUrl(where, v)),
+  webhook: option((where, v) => checkHttpUrl(where, v)),
   every: option(is.duration, 300_000),
   retries: option(is.integer(0, 10), 3),
   registry: registryOption,
@@ -164,12 +167,15 @@ interface State {
   readonly everyMs: number;
   readonly registry: Registry;
   readonly clock: () => number;
-  readonly client: HttpClient;
+  /** The webhook's client and path; none without a webhook. */
+  readonly client: HttpClient | undefined;
   readonly path: string;
   readonly onError: ((error: Error) => void) | undefined;
   readonly gauge: { set(value: number): void };
   /** (time, value) samples for `delta`, oldest first. */
   readonly samples: Array<[number, number]>;
+  /** The value the latest evaluation read (`undefined`: the probe had none). */
+  value: number | undefined;
   pendingSince: number | undefined;
   firing: boolean;
   /** The state the webhook was last told (nothing sent yet: resolved). */
@@ -243,6 +249,7 @@ function evaluate(state: State): void {
   if (state.stopped) return;
   const now = state.clock();
   const value = valueOf(state, now);
+  state.value = value;
   let holds = false;
   try {
     holds = value !== undefined && state.test(value) === true;
@@ -263,6 +270,7 @@ function evaluate(state: State): void {
     }
   }
   const want = state.firing ? 'firing' : 'resolved';
+  if (state.client === undefined) return;
   if (want === state.told || state.sending !== undefined) return;
   if (state.lastSent !== undefined && now - state.lastSent < state.everyMs) return;
   const previous = state.told;
@@ -291,6 +299,35 @@ function evaluate(state: State): void {
 export async function evaluateAlerts(): Promise<void> {
   for (const state of registry.alerts) evaluate(state);
   await Promise.all([...registry.alerts].map((s) => s.sending));
+}
+
+/** One alert's state, as the dashboard shows it. */
+export interface AlertState {
+  readonly name: string;
+  readonly metric: string;
+  readonly field: AlertField | null;
+  readonly condition: string;
+  readonly forMs: number;
+  /** The value the latest evaluation read (null: none yet, or the probe had none). */
+  readonly value: number | null;
+  /** `firing`: the condition has held for `for`; `pending`: it holds, not yet for `for`; `ok` otherwise. */
+  readonly state: 'firing' | 'pending' | 'ok';
+  /** Epoch ms (the alert's clock) since the condition holds; null when it does not. */
+  readonly since: number | null;
+}
+
+/** @internal The state of every running alert, in start order (the dashboard's alert panel). */
+export function alertStates(): AlertState[] {
+  return [...registry.alerts].map((s) => ({
+    name: s.name,
+    metric: s.metric,
+    field: s.field ?? null,
+    condition: s.condition,
+    forMs: s.forMs,
+    value: s.value ?? null,
+    state: s.firing ? 'firing' : s.pendingSince !== undefined ? 'pending' : 'ok',
+    since: s.pendingSince ?? null,
+  }));
 }
 
 /** @internal True while the shared timer runs (some alert is active). */
@@ -325,16 +362,20 @@ export function alert(options: AlertOptions): Alert {
     everyMs: opts.every,
     registry: target,
     clock: opts.clock,
-    client: createClient({
-      url: url.origin,
-      retries: opts.retries,
-      retryOn: (status) => status === 429 || status >= 500,
-      onError: opts.onError === undefined ? undefined : (err) => report(state, err),
-    }),
-    path: `${url.pathname}${url.search}`,
+    client:
+      url === undefined
+        ? undefined
+        : createClient({
+            url: url.origin,
+            retries: opts.retries,
+            retryOn: (status) => status === 429 || status >= 500,
+            onError: opts.onError === undefined ? undefined : (err) => report(state, err),
+          }),
+    path: url === undefined ? '' : `${url.pathname}${url.search}`,
     onError: opts.onError,
     gauge,
     samples: [],
+    value: undefined,
     pendingSince: undefined,
     firing: false,
     told: 'resolved',
@@ -358,7 +399,7 @@ export function alert(options: AlertOptions): Alert {
       if (state.stopped) return;
       state.stopped = true;
       registry.alerts.delete(state);
-      state.client.close();
+      state.client?.close();
       gauge.set(0);
       if (registry.alerts.size === 0 && registry.timer !== undefined) {
         clearInterval(registry.timer);

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { alert, alertTimerRunning, evaluateAlerts } from '../../src/admin/alerts.js';
+import { alert, alertStates, alertTimerRunning, evaluateAlerts } from '../../src/admin/alerts.js';
 import { createProbe, probe } from '../../src/probes/probe.js';
 import { bad, expectError, thrown } from '../support/helpers.js';
 
@@ -41,6 +41,30 @@ const firing = (name: string): number | undefined => {
 };
 
 describe('alert()', () => {
+  it('runs without a webhook: its state goes from ok to pending to firing and back in alertStates() and the gauge, and nothing is sent', async () => {
+    const p = createProbe();
+    const heap = p.metric({ name: 'heap_mb' });
+    let now = Date.UTC(2026, 0, 1);
+    const start = now;
+    const a = alert({ name: 'heap-growth', metric: 'heap_mb', when: '> 100', for: '10s', registry: p, clock: () => now });
+    cleanups.push(() => a.stop());
+    const at = async (seconds: number, value: number) => {
+      now = start + seconds * 1000;
+      heap.set(value);
+      await evaluateAlerts();
+      return alertStates().find((s) => s.name === 'heap-growth');
+    };
+    const base = { name: 'heap-growth', metric: 'heap_mb', field: null, condition: '> 100', forMs: 10_000 };
+    expect(await at(0, 50)).toEqual({ ...base, value: 50, state: 'ok', since: null });
+    expect(await at(5, 150)).toEqual({ ...base, value: 150, state: 'pending', since: start + 5000 });
+    expect(await at(15, 160)).toEqual({ ...base, value: 160, state: 'firing', since: start + 5000 });
+    expect([a.firing, firing('heap-growth')]).toEqual([true, 1]);
+    expect(await at(16, 20)).toEqual({ ...base, value: 20, state: 'ok', since: null });
+    expect(firing('heap-growth')).toBe(0);
+    a.stop();
+    expect(alertStates().find((s) => s.name === 'heap-growth')).toBeUndefined();
+  });
+
   it('fires exactly once when the condition has held for "for", retries through the webhook\'s 500s, and resolves with a second message', async () => {
     const hook = await webhook(2);
     const p = createProbe();
