@@ -50,6 +50,11 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
+    // The dashboard page's script runs in the browser, as served (no build step).
+    files: ['src/admin/dashboard/*.js'],
+    languageOptions: { globals: { ...globals.browser, uPlot: 'readonly' }, sourceType: 'script' },
+  },
+  {
     files: ['eslint.config.js', 'vitest.config.ts', 'rolldown.config.mjs', 'test/support/*.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },

@@ -27,6 +27,11 @@ import { FAULT_INPUT, FaultInjector, planOf } from './faults.js';
 import { health } from './health.js';
 import { claim, cpuProfile, heapSnapshot, MAX_PROFILE_SECONDS, readMemory, snapshotRoom } from './profiles.js';
 import { checkSchema, type InputSchema, mismatch, schemaOf } from './schema.js';
+import { dashboardRoutes } from './dashboard.js';
+import { LiveFeed } from './feed.js';
+
+/** The dashboard feed's period, in ms. */
+const FRAME_MS = 1000;
 
 /** Options of {@link admin.serve}. */
 export interface AdminOptions {
@@ -52,6 +57,12 @@ export interface AdminOptions {
   readonly maxBodyBytes?: number;
   /** How long an action may run before it is answered 500, in ms. @default 30000 */
   readonly actionTimeoutMs?: number;
+  /**
+   * Serves the live dashboard at `dashboard` (a public page with no data in it) and its
+   * feed at `stream` (guarded like every data route); the feed samples once a second and
+   * keeps five minutes for a new tab. @default true
+   */
+  readonly dashboard?: boolean;
   /** Called with the server's failures (never thrown into the application). */
   readonly onError?: (error: Error) => void;
   /** The clock the fault injector's deadline reads, in ms. For tests. @default Date.now */
@@ -76,6 +87,8 @@ export interface AdminServer {
 export interface AdminActionOptions {
   /** The input the action accepts: field names and their types; other fields are a 400. @default no check */
   readonly input?: InputSchema;
+  /** One line on what it does, shown beside its button in the dashboard (at most 200 characters). @default none */
+  readonly description?: string;
 }
 
 const SERVE_OPTIONS = {
@@ -96,6 +109,7 @@ const SERVE_OPTIONS = {
   shutdownDelay: option(is.duration),
   maxBodyBytes: option(is.integer(0), 16 * 1024),
   actionTimeoutMs: option(is.integer(1, 2 ** 31 - 1), 30_000),
+  dashboard: option(is.boolean, true),
   onError: option(is.function<(error: Error) => void>()),
   clock: option(is.function<() => number>(), Date.now),
 };
@@ -113,6 +127,12 @@ function errorReply(status: number, code: string, message: string, headers: Reco
 /** True when an action may answer this peer: any peer with a token set (the token was checked), only loopback peers without one. */
 export function peerAllowed(token: string | undefined, remoteAddress: string | undefined): boolean {
   return token !== undefined || (remoteAddress !== undefined && isLoopback(remoteAddress));
+}
+
+/** An action's `opts.description` when it is a string (at most 200 characters), else null. */
+function descriptionOf(opts: unknown): string | null {
+  const d = opts !== null && typeof opts === 'object' ? (opts as { description?: unknown }).description : undefined;
+  return typeof d === 'string' ? d.slice(0, 200) : null;
 }
 
 /** The body as an action's input: `{}` when empty, else its JSON (400 when not JSON). */
@@ -152,6 +172,7 @@ async function serve(options: AdminOptions): Promise<AdminServer> {
   };
 
   const builtins = registerBuiltins(base, injector);
+  const feed = opts.dashboard ? new LiveFeed({ registry: defaultRegistry, errors, onError: report }) : undefined;
 
   const healthReply = async (readiness: boolean): Promise<Reply> => {
     if (readiness && !isReady()) return { status: 503, body: { status: 'shutting_down', failing: [], checks: [] } };
@@ -213,10 +234,11 @@ async function serve(options: AdminOptions): Promise<AdminServer> {
       guarded: true,
       handle: (req) => {
         forPeers(req);
-        return { body: { actions: actions.list().map((a) => ({ name: a.name, scoped: a.scoped, input: schemaOf(a.opts) ?? null })) } };
+        return { body: { actions: actions.list().map((a) => ({ name: a.name, scoped: a.scoped, input: schemaOf(a.opts) ?? null, description: descriptionOf(a.opts) })) } };
       },
     },
     { method: 'POST', path: `${base}actions/*`, guarded: true, handle: runAction },
+    ...(feed === undefined ? [] : dashboardRoutes(base, feed)),
   ];
 
   let server;
@@ -224,7 +246,14 @@ async function serve(options: AdminOptions): Promise<AdminServer> {
     server = await listen({ port, host, token, routes, maxBodyBytes: opts.maxBodyBytes, headers: SAFE_HEADERS, onError: report });
   } catch (err) {
     builtins.remove();
+    feed?.close();
     throw err;
+  }
+  let ticker: NodeJS.Timeout | undefined;
+  if (feed !== undefined) {
+    feed.sample();
+    ticker = setInterval(() => feed.sample(), FRAME_MS);
+    ticker.unref();
   }
   const stopSignals = opts.shutdownDelay === undefined ? undefined : handleShutdown({ delayMs: opts.shutdownDelay, timeoutMs: opts.shutdownDelay + 5000 });
   const listening = server;
@@ -237,6 +266,9 @@ async function serve(options: AdminOptions): Promise<AdminServer> {
     close() {
       closing ??= (async () => {
         stopSignals?.();
+        clearInterval(ticker);
+        // Open streams end now, so the server's close does not wait for them.
+        feed?.close();
         builtins.remove();
         injector?.stop();
         await listening.close();
@@ -343,13 +375,13 @@ function registerBuiltins(base: string, injector: FaultInjector | undefined): { 
 function action(name: string, fn: (input: Readonly<Record<string, unknown>>) => unknown, options: AdminActionOptions = {}): () => void {
   checkActionName('admin.action() argument "name"', name);
   if (typeof fn !== 'function') throw typeError('admin.action() argument "fn"', 'a function', fn);
-  const opts = parseOptions('admin.action()', { input: option((where, v) => checkSchema(where, v)) }, options);
+  const opts = parseOptions('admin.action()', { input: option((where, v) => checkSchema(where, v)), description: option(is.string) }, options);
   return actions.register(name, {
     fn: (input: Readonly<Record<string, unknown>>, reply: (data: unknown) => void) =>
       Promise.resolve()
         .then(() => fn(input))
         .then((value) => reply(value ?? null)),
-    opts: opts.input === undefined ? null : { input: opts.input },
+    opts: opts.input === undefined && opts.description === undefined ? null : { ...(opts.input === undefined ? {} : { input: opts.input }), ...(opts.description === undefined ? {} : { description: opts.description }) },
   });
 }
 

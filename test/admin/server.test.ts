@@ -123,13 +123,13 @@ describe('admin.serve() routes', () => {
 
 describe('actions over HTTP', () => {
   it('lists the built-in actions and registered ones with their input schemas', async () => {
-    cleanups.push(admin.action('reindex', () => 'ok', { input: { index: 'string', full: 'boolean' } }));
+    cleanups.push(admin.action('reindex', () => 'ok', { input: { index: 'string', full: 'boolean' }, description: 'Rebuilds an index' }));
     const s = await start();
     const list = (await call(s.port, '/actions')).json() as { actions: Array<{ name: string; input: unknown }> };
     expect(list.actions.filter((a) => ['cpu-profile', 'heap-snapshot', 'reindex', 'fault'].includes(a.name))).toEqual([
-      { name: 'reindex', scoped: false, input: { index: 'string', full: 'boolean' } },
-      { name: 'cpu-profile', scoped: false, input: { seconds: 'number' } },
-      { name: 'heap-snapshot', scoped: false, input: {} },
+      { name: 'reindex', scoped: false, input: { index: 'string', full: 'boolean' }, description: 'Rebuilds an index' },
+      { name: 'cpu-profile', scoped: false, input: { seconds: 'number' }, description: 'CPU profile for {seconds} (default 10, at most 60), as a .cpuprofile' },
+      { name: 'heap-snapshot', scoped: false, input: {}, description: 'Heap snapshot, as a .heapsnapshot' },
     ]);
   });
 
