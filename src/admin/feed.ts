@@ -14,8 +14,7 @@ import { PassThrough } from 'node:stream';
 import { alertStates, type AlertState } from './alerts.js';
 import { health, type HealthReport } from './health.js';
 import type { ErrorStore } from '../errors/store.js';
-import type { Registry } from '../probes/probe.js';
-import type { FamilySnapshot, HistogramValue } from '../probes/types.js';
+import type { FamilySnapshot, HistogramValue, Probe } from '../probes/types.js';
 import { nodePerfHooks } from '../util/lazy.js';
 
 /** Frames the ring keeps: five minutes at one a second. */
@@ -85,7 +84,8 @@ export interface Frame {
 
 /** Options of {@link LiveFeed}. */
 export interface FeedOptions {
-  readonly registry: Registry;
+  /** Where the values come from (its `snapshot()`). */
+  readonly registry: Pick<Probe, 'snapshot'>;
   readonly errors: ErrorStore;
   /** Epoch ms. @default Date.now */
   readonly clock?: () => number;
@@ -163,7 +163,7 @@ export class ProcessSampler {
 
 /** The feed; see the module comment. */
 export class LiveFeed {
-  private readonly registry: Registry;
+  private readonly registry: Pick<Probe, 'snapshot'>;
   private readonly errors: ErrorStore;
   private readonly clock: () => number;
   private readonly measure: () => ProcessFigures;
