@@ -19,7 +19,8 @@ import { Exposition } from '../exporters/prometheus/exposition.js';
 import { negotiate } from '../exporters/prometheus/format.js';
 import { scrapeHeaders } from '../exporters/prometheus/http.js';
 import { handleShutdown, isReady } from '../lifecycle/shutdown.js';
-import { defaultRegistry } from '../probes/probe.js';
+import { defaultRegistry, registryOption } from '../probes/probe.js';
+import type { Probe } from '../probes/types.js';
 import { HttpError, isLoopback, listen, type Reply, type Request, type Route } from '../transport/server.js';
 import { describe, is, option, type Parsed, parseOptions, required, typeError } from '../util/validate.js';
 import { actions, checkActionName, MAX_STREAM_CHUNKS } from './actions.js';
@@ -63,6 +64,8 @@ export interface AdminOptions {
    * keeps five minutes for a new tab. @default true
    */
   readonly dashboard?: boolean;
+  /** The registry `/metrics`, `/metrics.json` and the dashboard show. @default the default `probe` */
+  readonly registry?: Probe;
   /** Called with the server's failures (never thrown into the application). */
   readonly onError?: (error: Error) => void;
   /** The clock the fault injector's deadline reads, in ms. For tests. @default Date.now */
@@ -110,6 +113,7 @@ const SERVE_OPTIONS = {
   maxBodyBytes: option(is.integer(0), 16 * 1024),
   actionTimeoutMs: option(is.integer(1, 2 ** 31 - 1), 30_000),
   dashboard: option(is.boolean, true),
+  registry: registryOption,
   onError: option(is.function<(error: Error) => void>()),
   clock: option(is.function<() => number>(), Date.now),
 };
@@ -164,7 +168,8 @@ async function serve(options: AdminOptions): Promise<AdminServer> {
       // an onError that throws must not reach the application either
     }
   };
-  const exposition = new Exposition('admin.serve()', { onError: report });
+  const registry = opts.registry ?? defaultRegistry;
+  const exposition = new Exposition('admin.serve()', { registry, onError: report });
   const injector = opts.faults ? new FaultInjector(opts.clock) : undefined;
 
   const forPeers = (req: Request): void => {
@@ -172,7 +177,7 @@ async function serve(options: AdminOptions): Promise<AdminServer> {
   };
 
   const builtins = registerBuiltins(base, injector);
-  const feed = opts.dashboard ? new LiveFeed({ registry: defaultRegistry, errors, onError: report }) : undefined;
+  const feed = opts.dashboard ? new LiveFeed({ registry, errors, onError: report }) : undefined;
 
   const healthReply = async (readiness: boolean): Promise<Reply> => {
     if (readiness && !isReady()) return { status: 503, body: { status: 'shutting_down', failing: [], checks: [] } };
@@ -226,7 +231,7 @@ async function serve(options: AdminOptions): Promise<AdminServer> {
         }
       },
     },
-    { method: 'GET', path: `${base}metrics.json`, guarded: true, handle: () => ({ body: defaultRegistry.snapshot() }) },
+    { method: 'GET', path: `${base}metrics.json`, guarded: true, handle: () => ({ body: registry.snapshot() }) },
     { method: 'GET', path: `${base}errors`, guarded: true, handle: () => ({ body: errors.snapshot() }) },
     {
       method: 'GET',

@@ -4,6 +4,7 @@ import { type IncomingHttpHeaders, type IncomingMessage, request } from 'node:ht
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_STREAMS } from '../../src/admin/feed.js';
 import { admin, type AdminOptions, type AdminServer } from '../../src/admin/server.js';
+import { createProbe } from '../../src/probes/probe.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -125,5 +126,17 @@ describe('the dashboard', () => {
       code: 'PROBEKIT_INVALID_OPTION',
       message: expect.stringMatching(/^probekit: admin\.serve\(\) option "dashboard" must be a boolean/),
     });
+  });
+
+  it('shows the registry it is given in /metrics.json, /metrics and the stream, and rejects anything else as registry', async () => {
+    const registry = createProbe();
+    registry.counter({ name: 'own_jobs', monotonic: true }).inc(4);
+    const s = await start({ registry });
+    const json = JSON.parse((await get(s.port, '/metrics.json')).body.toString('utf8')) as { metrics: Array<{ exportName: string; series: Array<{ value: number }> }> };
+    expect(json.metrics.filter((m) => !m.exportName.startsWith('probekit_')).map((m) => [m.exportName, m.series[0]?.value])).toEqual([['own_jobs', 4]]);
+    expect((await get(s.port, '/metrics')).body.toString('utf8')).toContain('own_jobs_total 4\n');
+    const { first } = await openStream(s.port, '/stream');
+    expect(first).toContain('"family":"own_jobs"');
+    await expect(admin.serve({ port: 0, registry: {} as never })).rejects.toMatchObject({ name: 'TypeError', message: expect.stringMatching(/^probekit: admin\.serve\(\) option "registry" must be a probekit registry/) });
   });
 });

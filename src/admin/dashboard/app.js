@@ -48,12 +48,17 @@
   // ---- formatting ---------------------------------------------------------------
 
   const MIB = 1024 * 1024;
+  /** 1234567 → "1,234,567" (toLocaleString is far slower, and this runs for every value every second). */
+  function grouped(n) {
+    if (!Number.isSafeInteger(n)) return String(n);
+    return String(n).replace(/\B(?=(\d{3})+$)/g, ',');
+  }
   function num(v, digits = 3) {
     if (v === null || v === undefined) return '–';
     if (typeof v !== 'number') return String(v);
-    if (Number.isInteger(v)) return v.toLocaleString('en-US');
+    if (Number.isInteger(v)) return grouped(v);
     const a = Math.abs(v);
-    if (a >= 1000) return Math.round(v).toLocaleString('en-US');
+    if (a >= 1000) return grouped(Math.round(v));
     if (a >= 1) return String(Number(v.toFixed(2)));
     return String(Number(v.toPrecision(digits)));
   }
@@ -228,16 +233,33 @@
     for (const k of Object.keys(proc)) proc[k].length = 0;
     for (const card of cards.values()) card.destroy();
     cards.clear();
+    unplaced.length = 0;
     $('probes').textContent = '';
     $('process').textContent = '';
     lastErrorTotal = -1;
   }
+
+  /** Series whose rows are not on the page yet: made a batch per animation frame, so hundreds arriving at once never make one long task. */
+  const unplaced = [];
+  const PLACED_PER_FRAME = 60;
+  let placing = false;
 
   function onSeries(msg) {
     for (const def of msg.series) {
       if (defs[def.id] !== undefined) continue;
       defs[def.id] = def;
       cols[def.id] = new Array(times.length).fill(null);
+      unplaced.push(def);
+    }
+    if (!placing && unplaced.length > 0) {
+      placing = true;
+      requestAnimationFrame(place);
+    }
+  }
+
+  function place() {
+    const batch = unplaced.splice(0, PLACED_PER_FRAME);
+    for (const def of batch) {
       const key = `f:${def.family}`;
       let card = cards.get(key);
       if (!card) {
@@ -245,7 +267,11 @@
         cards.set(key, card);
       }
       card.add(def);
+      card.text();
     }
+    updateCount();
+    if (unplaced.length > 0) requestAnimationFrame(place);
+    else placing = false;
   }
 
   function onFrame(f) {
@@ -285,7 +311,7 @@
         if (!card) continue;
         if (entry.isIntersecting) {
           visible.add(card);
-          card.draw();
+          queueDraw(card);
         } else {
           visible.delete(card);
         }
@@ -293,6 +319,39 @@
     },
     { rootMargin: '200px' },
   );
+
+  /**
+   * Charts made at most a few per animation frame: a scroll or a first load that brings a
+   * dozen cards into view at once must not make them all in one long task.
+   */
+  const CHARTS_PER_FRAME = 3;
+  const drawQueue = new Set();
+  let drawScheduled = false;
+  function queueDraw(card) {
+    drawQueue.add(card);
+    if (drawScheduled) return;
+    drawScheduled = true;
+    requestAnimationFrame(drainDraws);
+  }
+  function drainDraws() {
+    drawScheduled = false;
+    let made = 0;
+    for (const card of drawQueue) {
+      drawQueue.delete(card);
+      if (card.hasChart()) card.draw();
+      else if (made < CHARTS_PER_FRAME) {
+        card.draw();
+        made++;
+      } else {
+        drawQueue.add(card);
+        break;
+      }
+    }
+    if (drawQueue.size > 0 && !drawScheduled) {
+      drawScheduled = true;
+      requestAnimationFrame(drainDraws);
+    }
+  }
 
   /**
    * A card: a title, the latest value of each of its lines as text, and a chart made the
@@ -339,6 +398,7 @@
           line.dd.dataset.value = v === null ? '' : String(v);
         }
       },
+      hasChart: () => chart !== null,
       /** Draws the chart, making it first; only for a card in view. */
       draw() {
         if (!visible.has(card)) return;
@@ -397,7 +457,6 @@
       const labels = labelText(d.labels);
       const label = d.kind === 'histogram' ? `${d.stat}${labels ? ` {${labels}}` : ''}` : labels;
       card.line(label, () => cols[d.id], fmt, { family: d.family, labels: JSON.stringify(d.labels), stat: d.stat });
-      updateCount();
     };
     applyFilter(card);
     return card;
@@ -593,7 +652,7 @@
     processCards();
     for (const card of cards.values()) {
       card.text();
-      card.draw();
+      if (visible.has(card)) queueDraw(card);
     }
     renderHealth(latest.h);
     renderAlerts(latest.a);
