@@ -13,11 +13,12 @@ import { pushRows } from './push.bench.mjs';
 import { expressRows } from './express.bench.mjs';
 import { runtimeRows } from './runtime.bench.mjs';
 import { fleetRows } from './fleet.bench.mjs';
+import { dashboardRows } from './dashboard.bench.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const record = process.argv.includes('--record');
 // `-- --only=<section>` runs one section (recording, errors, await, import, emitter, scrape,
-// statsd, push, express, statsd-memory, runtime, fleet); nothing is recorded then.
+// statsd, push, express, statsd-memory, runtime, dashboard, fleet); nothing is recorded then.
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 const want = (name) => only === undefined || only === name;
 const machine = machineLine();
@@ -222,6 +223,27 @@ if (want('runtime')) {
   const runtimeTable = lines.join('\n');
   console.log(`## Runtime metrics sampler cost\n\n${runtimeTable}\n`);
   sections.push(['Runtime metrics sampler cost (one process per mode, in parallel)', runtimeTable]);
+}
+
+if (want('dashboard')) {
+  // The demo service (\`npm start\`, load on) alone and with ten dashboards reading its feed.
+  try {
+    const r = await dashboardRows();
+    const lines = [
+      `| the demo service, load generator on (${r.rounds} × ${r.seconds} s per phase, alternating) | CPU ms per second | × the demo alone |`,
+      '|---|---:|---:|',
+      `| baseline: the demo alone | ${r.alone.toFixed(1)} | 1 (baseline) |`,
+      `| with ten dashboards open (each reads the 1 Hz feed and fetches \`errors\` when the count moves) | ${r.withTen.toFixed(1)} | ${(r.withTen / r.alone).toFixed(2)}× |`,
+      `| the ten dashboards' share | ${r.added.toFixed(1)} | ${r.ratio.toFixed(2)}× |`,
+      '',
+      `Frames delivered: ${r.framesPerSecond.toFixed(1)} per second across the ten streams.`,
+    ];
+    const dashboardTable = lines.join('\n');
+    console.log(`## Dashboard server cost\n\n${dashboardTable}\n`);
+    sections.push(['Dashboard server cost (CPU time of the demo service, from /proc, alone and with ten open dashboards)', dashboardTable]);
+  } catch (err) {
+    console.error(`dashboard bench failed: ${err.message}`);
+  }
 }
 
 if (want('fleet')) {
