@@ -92,6 +92,7 @@ function page(): string {
   </section>
   <section aria-labelledby="h-errors"><h2 id="h-errors">Recent errors <span id="error-total" class="muted"></span></h2><div id="errors"><p class="muted">none so far</p></div></section>
   <section aria-labelledby="h-probes"><h2 id="h-probes">Probes <span id="probe-count" class="muted"></span></h2><input id="filter" type="search" placeholder="filter by name" aria-label="filter probes by name"><div id="probes" class="grid"></div></section>
+  <section aria-labelledby="h-runtime"><h2 id="h-runtime">Runtime and probekit <span id="runtime-count" class="muted"></span></h2><div id="runtime" class="grid"></div></section>
 </main>
 <script src="dashboard/uplot.js"></script>
 <script src="dashboard/app.js"></script>

@@ -29,6 +29,8 @@ export const MAX_STREAMS = 32;
 export const MAX_UNREAD_BYTES = 4 * 1024 * 1024;
 /** Health checks run every this many frames (they may be slow; the last report is repeated in between). */
 const HEALTH_EVERY = 5;
+/** The event-loop delay sampler's period, in ms. */
+const LOOP_RESOLUTION_MS = 10;
 /** Histogram statistics drawn, when the histogram keeps them. */
 const HISTOGRAM_STATS = ['p50', 'p95', 'p99'] as const;
 
@@ -47,6 +49,8 @@ export interface SeriesDef {
   readonly stat: string;
   /** A meter's `samples`: the rate is events per this many seconds. */
   readonly per?: number;
+  /** `date` for a metric whose value is a Date (sent as epoch ms). */
+  readonly format?: 'date';
 }
 
 /** The process panel of one frame. */
@@ -110,7 +114,7 @@ function event(name: string, data: unknown): Buffer {
 export class ProcessSampler {
   private lastCpu = process.cpuUsage();
   private lastAt = performance.now();
-  private readonly delay = nodePerfHooks().monitorEventLoopDelay({ resolution: 10 });
+  private readonly delay = nodePerfHooks().monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   private gcCount = 0;
   private gcMs = 0;
   private readonly observer: import('node:perf_hooks').PerformanceObserver;
@@ -136,7 +140,8 @@ export class ProcessSampler {
     this.lastAt = now;
     const mem = process.memoryUsage();
     const sampled = this.delay.count > 0;
-    const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
+    // Each sample is a timer's wait, the resolution included: the delay is what exceeds it.
+    const ms = (ns: number): number => Math.max(0, Math.round(ns / 1e4) / 100 - LOOP_RESOLUTION_MS);
     const figures: ProcessFigures = {
       cpu: Math.round(((cpu.user + cpu.system) / wallUs) * 1000) / 10,
       rss: mem.rss,
@@ -224,7 +229,7 @@ export class LiveFeed {
   }
 
   /** The id of a series, handed out on first sight; undefined past the limit. */
-  private idOf(family: FamilySnapshot, labels: Readonly<Record<string, string>>, stat: string, fresh: SeriesDef[], per?: number): number | undefined {
+  private idOf(family: FamilySnapshot, labels: Readonly<Record<string, string>>, stat: string, fresh: SeriesDef[], per?: number, format?: 'date'): number | undefined {
     const key = `${family.exportName}\u0000${stat}\u0000${JSON.stringify(labels)}`;
     let id = this.ids.get(key);
     if (id !== undefined) return id;
@@ -243,6 +248,7 @@ export class LiveFeed {
       labels,
       stat,
       ...(per === undefined ? {} : { per }),
+      ...(format === undefined ? {} : { format }),
     };
     this.ids.set(key, id);
     this.defs.push(def);
@@ -273,7 +279,7 @@ export class LiveFeed {
           case 'metric': {
             const s = series as FamilySnapshot['series'][number] & { type: string; value?: unknown };
             const value = s.type === 'failed' ? null : s.type === 'boolean' ? (s.value ? 1 : 0) : (s.value as number | string);
-            put(this.idOf(family, labels, 'value', fresh), value);
+            put(this.idOf(family, labels, 'value', fresh, undefined, s.type === 'date' ? 'date' : undefined), value);
             break;
           }
           case 'counter':

@@ -49,6 +49,8 @@ describe('LiveFeed', () => {
     const depth = registry.metric({ name: 'depth', labels: ['queue'] });
     const up = registry.metric({ name: 'up', value: () => true });
     const mode = registry.metric({ name: 'mode', value: () => 'primary' });
+    const since = registry.metric({ name: 'since', value: () => new Date(Date.UTC(2026, 0, 1)) });
+    void since;
     registry.metric({
       name: 'broken',
       value: () => {
@@ -76,18 +78,21 @@ describe('LiveFeed', () => {
       [2, 'depth', 'value', { queue: 'mail' }],
       [3, 'up', 'value', {}],
       [4, 'mode', 'value', {}],
-      [5, 'broken', 'value', {}],
-      [6, 'latency', 'p50', {}],
-      [7, 'latency', 'p95', {}],
-      [8, 'latency', 'p99', {}],
+      [5, 'since', 'value', {}],
+      [6, 'broken', 'value', {}],
+      [7, 'latency', 'p50', {}],
+      [8, 'latency', 'p95', {}],
+      [9, 'latency', 'p99', {}],
     ]);
+    expect(mine[5]?.format).toBe('date');
+    expect(mine.filter((d) => d.format !== undefined).length).toBe(1);
     expect(mine[1]).toMatchObject({ kind: 'meter', name: 'Calls per minute', per: 60 });
-    expect(mine[6]).toMatchObject({ kind: 'histogram', unit: 'seconds' });
+    expect(mine[7]).toMatchObject({ kind: 'histogram', unit: 'seconds' });
 
     const snap = registry.snapshot();
     const hist = snap.metrics.find((m) => m.kind === 'histogram')?.series[0] as unknown as { value: Record<string, number> };
     const meter = snap.metrics.find((m) => m.kind === 'meter')?.series[0] as { rate: number };
-    expect(frame.v.slice(0, 9)).toEqual([3, meter.rate, 7, 1, 'primary', null, hist.value.p50, hist.value.p95, hist.value.p99]);
+    expect(frame.v.slice(0, 10)).toEqual([3, meter.rate, 7, 1, 'primary', Date.UTC(2026, 0, 1), null, hist.value.p50, hist.value.p95, hist.value.p99]);
     expect(frame.v.length).toBe(defs.length);
     expect(frame.p).toEqual(FIGURES);
     expect(got[3]?.data).toEqual(JSON.parse(JSON.stringify(frame)));

@@ -68,8 +68,10 @@
     return `${num(v)} s`;
   }
   const bytes = (v) => (v === null || v === undefined ? '–' : `${num(v / MIB)} MiB`);
+  const time = (ms) => new Date(ms).toLocaleTimeString();
   function formatterFor(def) {
-    if (typeof def.unit === 'string' && /^seconds?$/.test(def.unit)) return seconds;
+    if (def.format === 'date') return (v) => (typeof v === 'number' ? time(v) : num(v));
+    if (typeof def.unit === 'string' && /^(s|seconds?)$/.test(def.unit)) return seconds;
     if (typeof def.unit === 'string' && /^bytes?$/.test(def.unit)) return bytes;
     const unit = def.unit ? ` ${def.unit}` : '';
     return (v) => (typeof v === 'number' ? `${num(v)}${unit}` : num(v));
@@ -84,7 +86,6 @@
     const keys = Object.keys(labels);
     return keys.length === 0 ? '' : keys.map((k) => `${k}=${labels[k]}`).join(', ');
   }
-  const time = (ms) => new Date(ms).toLocaleTimeString();
   const two = (n) => String(n).padStart(2, '0');
   /** An x-axis tick: hh:mm, or hh:mm:ss when the chart spans less than a few minutes. */
   function clock(s) {
@@ -235,6 +236,7 @@
     cards.clear();
     unplaced.length = 0;
     $('probes').textContent = '';
+    $('runtime').textContent = '';
     $('process').textContent = '';
     lastErrorTotal = -1;
   }
@@ -378,12 +380,12 @@
       root,
       lines,
       /** Adds a line: `label`, the column it reads, how to show a value, and data attributes for the row. */
-      line(label, col, fmt, data) {
+      line(label, col, fmt, data, textOnly = false) {
         const dt = el('dt', null, label || title);
         const dd = el('dd', 'value', '–');
         for (const [k, v] of Object.entries(data || {})) dd.dataset[k] = v;
         values.append(dt, dd);
-        lines.push({ label: label || title, col, fmt, dd, shown: undefined });
+        lines.push({ label: label || title, col, fmt, dd, shown: undefined, textOnly });
       },
       subtitle(text) {
         sub.textContent = text;
@@ -402,7 +404,7 @@
       /** Draws the chart, making it first; only for a card in view. */
       draw() {
         if (!visible.has(card)) return;
-        const drawn = lines.slice(0, MAX_LINES).filter((l) => l.col().some((v) => typeof v === 'number'));
+        const drawn = lines.slice(0, MAX_LINES).filter((l) => !l.textOnly && l.col().some((v) => typeof v === 'number'));
         if (drawn.length === 0) return;
         const data = [times, ...drawn.map((l) => l.col().map((v) => (typeof v === 'number' ? v : null)))];
         if (chart !== null && chartLines !== drawn.length) {
@@ -448,15 +450,20 @@
     return card;
   }
 
+  /** Families the runtime metrics and probekit itself register: shown after the application's own. */
+  const RUNTIME = /^(process|nodejs|v8js|system|probekit)_/;
+
   function probeCard(def) {
     const kind = def.kind === 'meter' ? `meter · ${perText(def.per)}` : def.kind === 'histogram' ? 'histogram · p50 p95 p99' : def.kind;
-    const card = makeCard($('probes'), `f:${def.family}`, def.name, def.name === def.family ? kind : `${def.family} · ${kind}`, def.help || '');
+    const container = RUNTIME.test(def.family) ? $('runtime') : $('probes');
+    const card = makeCard(container, `f:${def.family}`, def.name, def.name === def.family ? kind : `${def.family} · ${kind}`, def.help || '');
     card.root.dataset.family = def.family;
     const fmt = formatterFor(def);
     card.add = (d) => {
       const labels = labelText(d.labels);
       const label = d.kind === 'histogram' ? `${d.stat}${labels ? ` {${labels}}` : ''}` : labels;
-      card.line(label, () => cols[d.id], fmt, { family: d.family, labels: JSON.stringify(d.labels), stat: d.stat });
+      // A time (a Date metric) reads as text; its chart would only be a rising line.
+      card.line(label, () => cols[d.id], fmt, { family: d.family, labels: JSON.stringify(d.labels), stat: d.stat }, d.format === 'date');
     };
     applyFilter(card);
     return card;
@@ -661,11 +668,12 @@
 
   function countFamilies() {
     let n = 0;
-    for (const key of cards.keys()) if (key.startsWith('f:')) n++;
+    for (const key of cards.keys()) if (key.startsWith('f:') && !RUNTIME.test(key.slice(2))) n++;
     return n;
   }
   function updateCount() {
     $('probe-count').textContent = `(${countFamilies()})`;
+    $('runtime-count').textContent = `(${$('runtime').childElementCount})`;
   }
 
   function applyFilter(card) {
