@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
@@ -168,6 +168,14 @@ describe.skipIf(!chromium)('The demo’s dashboard in real headless Chromium', (
     await page.click('#actions form[data-action="clear-greetings"] button');
     await page.waitForFunction(() => document.querySelector('#action-result')?.textContent?.startsWith('clear-greetings → 200'), null, { timeout: 10_000 });
     expect(await page.locator('#action-result').textContent()).toBe('clear-greetings → 200\n{\n  "released": 3\n}');
+
+    // A CPU profile downloads as a file.
+    await page.fill('#actions form[data-action="cpu-profile"] input[name="seconds"]', '0.2');
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), page.click('#actions form[data-action="cpu-profile"] button')]);
+    expect(download.suggestedFilename()).toMatch(/^\d+-.+\.cpuprofile$/);
+    const profile = JSON.parse(readFileSync(await download.path(), 'utf8')) as { nodes: unknown[]; startTime: number };
+    expect([Array.isArray(profile.nodes), typeof profile.startTime]).toEqual([true, 'number']);
+    await page.waitForFunction(() => document.querySelector('#action-result')?.textContent?.startsWith('cpu-profile: downloaded '), null, { timeout: 10_000 });
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: `${ARTIFACTS}dashboard.png` });

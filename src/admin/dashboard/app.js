@@ -597,7 +597,10 @@
       input.name = field;
       input.placeholder = field;
       input.setAttribute('aria-label', `${a.name} ${field}`);
-      if (type === 'number') input.type = 'number';
+      if (type === 'number') {
+        input.type = 'number';
+        input.step = 'any';
+      }
       if (type === 'boolean') input.type = 'checkbox';
       inputs.push([field, type, input]);
       form.append(input);
