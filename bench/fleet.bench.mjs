@@ -15,6 +15,10 @@ export const MODES = [
   ['prom-client', 'prom-client 15 `AggregatorRegistry` (one endpoint)'],
   ['aggregated', 'probekit `clusterHandler()` (one endpoint)'],
   ['per-worker', 'probekit `serveWorker()` targets via `serveDiscovery()`'],
+  // The floor: each worker's exposition captured once and served as fixed gzipped bytes, so a
+  // scrape costs the fleet nothing and scrape_duration_seconds is Prometheus's own share
+  // (reading, parsing and appending the same samples; it times the append too).
+  ['floor', 'floor: each worker\'s samples as fixed bytes (Prometheus\'s own share)'],
 ];
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -80,7 +84,9 @@ async function runCase(mode, workers, seconds) {
     const target =
       mode === 'per-worker'
         ? ['    http_sd_configs:', `      - url: http://127.0.0.1:${fleetPort}/targets`, '        refresh_interval: 1s']
-        : ['    static_configs:', `      - targets: ['127.0.0.1:${fleetPort}']`];
+        : mode === 'floor'
+          ? ['    static_configs:', `      - targets: [${Array.from({ length: workers }, (_, i) => `'127.0.0.1:${fleetPort + 1 + i}'`).join(', ')}]`]
+          : ['    static_configs:', `      - targets: ['127.0.0.1:${fleetPort}']`];
     const config = join(dir, 'prometheus.yml');
     writeFileSync(config, ['global: {scrape_interval: 1s, scrape_timeout: 1s}', 'scrape_configs:', '  - job_name: fleet', ...target, ''].join('\n'));
     prom = spawn('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=error'], {
@@ -88,7 +94,7 @@ async function runCase(mode, workers, seconds) {
       stdio: 'ignore',
     });
     const api = `http://127.0.0.1:${promPort}`;
-    const expected = mode === 'per-worker' ? workers : 1;
+    const expected = mode === 'per-worker' || mode === 'floor' ? workers : 1;
     await until('every target to be scraped', async () => {
       const body = await (await fetch(`${api}/api/v1/targets?state=active`)).json();
       const t = body.data.activeTargets;

@@ -4,10 +4,13 @@
 // argv: <mode: per-worker | aggregated | prom-client> <workers> <port>
 //   per-worker: the primary serves the discovery document on <port>, workers serve on <port>+1+slot;
 //   aggregated: the primary serves prometheus.clusterHandler() on <port>;
-//   prom-client: the primary serves prom-client's AggregatorRegistry.clusterMetrics() on <port>.
+//   prom-client: the primary serves prom-client's AggregatorRegistry.clusterMetrics() on <port>;
+//   floor: worker i serves, on <port>+1+i, its OpenMetrics exposition captured once at start
+//   and gzipped once: fixed bytes, so a scrape costs the fleet nothing.
 // Prints one JSON line once every worker is ready; SIGTERM ends the whole fleet.
 import cluster from 'node:cluster';
 import http from 'node:http';
+import zlib from 'node:zlib';
 import client from 'prom-client';
 import { probe, prometheus } from '../dist/index.js';
 
@@ -22,7 +25,7 @@ if (cluster.isPrimary) {
   let serving;
   if (mode === 'per-worker') {
     serving = await prometheus.serveDiscovery({ port: PORT });
-  } else {
+  } else if (mode !== 'floor') {
     const handler =
       mode === 'aggregated'
         ? prometheus.clusterHandler({ timeoutMs: 5000 })
@@ -39,7 +42,7 @@ if (cluster.isPrimary) {
   }
   let ready = 0;
   for (let i = 0; i < WORKERS; i++) {
-    cluster.fork().on('message', (m) => {
+    cluster.fork({ FLEET_INDEX: String(i) }).on('message', (m) => {
       if (m?.ready && ++ready === WORKERS) process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
     });
   }
@@ -109,5 +112,11 @@ if (cluster.isPrimary) {
   }
   setInterval(record, 50);
   if (mode === 'per-worker') await prometheus.serveWorker({ basePort: PORT + 1 });
+  if (mode === 'floor') {
+    const bytes = zlib.gzipSync(await prometheus.text({ openMetrics: true }), { level: 1 });
+    const headers = { 'Content-Type': 'application/openmetrics-text; version=1.0.0; charset=utf-8', 'Content-Encoding': 'gzip', 'Content-Length': bytes.length };
+    const fixed = http.createServer((req, res) => res.writeHead(200, headers).end(bytes));
+    await new Promise((resolve) => fixed.listen({ port: PORT + 1 + Number(process.env.FLEET_INDEX), host: '127.0.0.1', exclusive: true }, resolve));
+  }
   process.send({ ready: true });
 }

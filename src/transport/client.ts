@@ -4,8 +4,9 @@
  * a keep-alive connection that never holds the process open while idle.
  */
 import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import { nodeHttp, nodeHttps, nodeZlib } from '../util/lazy.js';
+import { nodeHttp, nodeHttps } from '../util/lazy.js';
 import { checkKnownKeys, checkObject, checkString, is, option, parseOptions, required, typeError } from '../util/validate.js';
+import { gzip } from '../util/gzip.js';
 
 /** `code` of the rejection of a request made while the queue already holds `maxQueue` requests. */
 export const QUEUE_FULL = 'PROBEKIT_QUEUE_FULL';
@@ -114,9 +115,6 @@ function coded(message: string, code: string): Error & { code: string } {
   return Object.assign(new Error(message), { code });
 }
 
-function gzipAsync(body: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => nodeZlib().gzip(body, (err, out) => (err ? reject(err) : resolve(out))));
-}
 
 /** The seconds of a `Retry-After: <seconds>` header in ms; undefined when absent or not a number of seconds. */
 function retryAfterMs(header: string | string[] | undefined): number | undefined {
@@ -303,7 +301,7 @@ export function createClient(options: ClientOptions): HttpClient {
 
   async function run(job: Job): Promise<ClientResponse> {
     const { req } = job;
-    const body = job.body === undefined ? undefined : req.gzip === true ? await gzipAsync(job.body) : job.body;
+    const body = job.body === undefined ? undefined : req.gzip === true ? await gzip(job.body) : job.body;
     for (let n = 0; ; n++) {
       if (closed) throw closedError();
       let res: ClientResponse;

@@ -9,9 +9,10 @@ import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } fro
 import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import { openServer } from '../lifecycle/shutdown.js';
-import { nodeCrypto, nodeHttp, nodeNet, nodeZlib } from '../util/lazy.js';
+import { nodeCrypto, nodeHttp, nodeNet } from '../util/lazy.js';
 import { checkInteger, checkKnownKeys, checkObject, checkString, invalid, is, option, parseOptions, required, typeError } from '../util/validate.js';
 import { acceptsGzip } from './negotiate.js';
+import { gzip } from '../util/gzip.js';
 
 /** The methods a {@link Route} can serve. */
 export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
@@ -194,9 +195,6 @@ function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
 }
 
-function gzipAsync(body: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => nodeZlib().gzip(body, (err, out) => (err ? reject(err) : resolve(out))));
-}
 
 /** A route as listen() checked it: its fields copied, so later changes to the caller's object do not matter. */
 interface CheckedRoute {
@@ -447,7 +445,7 @@ export async function listen(options: ListenOptions): Promise<HttpServer> {
       if (body.length >= GZIP_MIN_BYTES && !has('content-encoding')) {
         if (!has('vary')) headers.Vary = 'Accept-Encoding';
         if (acceptsGzip(req.headers['accept-encoding'])) {
-          body = await gzipAsync(body);
+          body = await gzip(body);
           headers['Content-Encoding'] = 'gzip';
         }
       }

@@ -4,18 +4,15 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { acceptsGzip } from '../../transport/negotiate.js';
-import { nodeZlib } from '../../util/lazy.js';
 import { HttpError, listen, type Reply, type Request } from '../../transport/server.js';
 import { is, option, type Parsed, parseOptions, required, typeError } from '../../util/validate.js';
 import { type Format, negotiate, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE } from './format.js';
 import { Exposition, type ExpositionOptions } from './exposition.js';
+import { gzip } from '../../util/gzip.js';
 
 /** A `(req, res)` request handler. */
 export type MetricsHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
-function gzipAsync(body: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => nodeZlib().gzip(body, (err, out) => (err ? reject(err) : resolve(out))));
-}
 
 /** The response headers of a scrape in `format`. */
 export function scrapeHeaders(format: Format): Record<string, string> {
@@ -38,7 +35,7 @@ export function serveScrape(exposition: Exposition, produce: (format: Format) =>
   void (async () => {
     try {
       const text = await produce(format);
-      const body = zip ? await gzipAsync(text) : Buffer.from(text);
+      const body = zip ? await gzip(text) : Buffer.from(text);
       const headers: Record<string, string | number> = { ...scrapeHeaders(format), 'Content-Length': body.length };
       if (zip) headers['Content-Encoding'] = 'gzip';
       if (res.headersSent || res.destroyed) return;
