@@ -28,7 +28,8 @@ if (cluster.isPrimary) {
   } else if (mode !== 'floor') {
     const handler =
       mode === 'aggregated'
-        ? prometheus.clusterHandler({ timeoutMs: 5000 })
+        ? // Gauges summed, as prom-client's are configured below (aggregator: 'sum'): the same samples out.
+          prometheus.clusterHandler({ timeoutMs: 5000, gauges: 'sum' })
         : (() => {
             const agg = new client.AggregatorRegistry();
             return (req, res) =>

@@ -6,7 +6,7 @@
  */
 
 /** The protocol version this copy of probekit speaks. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** The primary asks a worker for its snapshot (`prometheus.clusterHandler()`). */
 export const SNAPSHOT_REQUEST = 'probekit:snapshot-request';
@@ -25,4 +25,29 @@ export const WORKER_STOPPED = 'probekit:stopped';
 /** A message of `type` from another copy of probekit, of any protocol version. */
 export function isMessage(message: unknown, type: string): message is Readonly<Record<string, unknown>> {
   return message !== null && typeof message === 'object' && (message as { type?: unknown }).type === type;
+}
+
+/**
+ * One family of a version-3 snapshot answer. Counters, meters and histograms carry their
+ * values as one flat array: a counter one number per series, a meter its rate and total,
+ * a histogram its cumulative bucket counts (+Inf last), count and sum. `keys` (each
+ * series' label text) comes when the series differ from the answer the primary holds;
+ * without it, the held answer's keys apply. A metric family comes whole, as `snapshot`.
+ */
+export interface CompactFamily {
+  readonly name: string;
+  readonly kind: 'metric' | 'counter' | 'meter' | 'histogram';
+  readonly exportName: string;
+  readonly help: string | null;
+  readonly unit: string | null;
+  readonly labelNames: readonly string[];
+  readonly monotonic?: boolean;
+  readonly samples?: number;
+  readonly timeframe?: number;
+  /** A histogram family's finite bucket bounds, in its own unit. */
+  readonly bounds?: readonly number[];
+  readonly keys?: readonly string[];
+  readonly values?: readonly number[];
+  /** A metric family, whole. */
+  readonly snapshot?: import('../probes/types.js').FamilySnapshot;
 }

@@ -119,6 +119,29 @@ describe('prometheus.clusterHandler() with a real 2-worker cluster', () => {
     }
   });
 
+  it('merges the snapshot families of a worker that speaks version 2 with the version-3 answers of the others', async () => {
+    const { port } = await startCluster('v2-worker');
+    for (let i = 0; i < 2; i++) {
+      const { body } = await scrape(port);
+      expect(samples(body, 'jobs_total')).toEqual(['jobs_total{kind="email"} 21']);
+      expect(samples(body, 'job_duration_seconds_bucket')).toEqual([
+        'job_duration_seconds_bucket{le="0.01"} 1',
+        'job_duration_seconds_bucket{le="0.1"} 1',
+        'job_duration_seconds_bucket{le="1"} 2',
+        'job_duration_seconds_bucket{le="+Inf"} 2',
+      ]);
+      expect(samples(body, 'probekit_worker_up')).toEqual(['probekit_worker_up{worker="0"} 1', 'probekit_worker_up{worker="1"} 1']);
+    }
+  });
+
+  it('takes a version-3 answer whose values do not fit its series as no answer: probekit_worker_up 0, and the scrape still answers', async () => {
+    const { port } = await startCluster('garbled');
+    const { status, body } = await scrape(port);
+    expect(status).toBe(200);
+    expect(samples(body, 'jobs_total')).toEqual(['jobs_total{kind="email"} 10']);
+    expect(samples(body, 'probekit_worker_up')).toEqual(['probekit_worker_up{worker="0"} 1', 'probekit_worker_up{worker="1"} 0']);
+  });
+
   it('serves OpenMetrics to a client that asks for it', async () => {
     const { port } = await startCluster('normal');
     const { type, body } = await scrape(port, 'application/openmetrics-text; version=1.0.0');

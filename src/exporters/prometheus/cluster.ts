@@ -14,9 +14,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { exportedBound, familyPlan } from '../../probes/plan.js';
 import type { FamilySnapshot, Snapshot } from '../../probes/types.js';
 import { is, option, parseOptions, typeError } from '../../util/validate.js';
-import { isMessage, PROTOCOL_VERSION, SNAPSHOT_REPLY, SNAPSHOT_REQUEST } from '../cluster-protocol.js';
+import { type CompactFamily, isMessage, PROTOCOL_VERSION, SNAPSHOT_REPLY, SNAPSHOT_REQUEST } from '../cluster-protocol.js';
 import { slotFor } from './fleet.js';
-import { type Format, formatValue, header, labelText, withLabel } from './format.js';
+import { escapeLabelValue, type Format, formatValue, header, labelText, withLabel } from './format.js';
 import { Exposition, type ExpositionOptions } from './exposition.js';
 import { scaledBounds } from './live.js';
 import { serveScrape } from './http.js';
@@ -34,17 +34,23 @@ export interface ClusterOptions extends Omit<ExpositionOptions, 'registry' | 'wi
   readonly merge?: Readonly<Record<string, GaugeMerge>>;
 }
 
+/** A version-3 family whose series keys are known (sent, or held from the last answer). */
+type KeyedFamily = CompactFamily & { readonly keys: readonly string[] };
+
+/** One worker's answer: a snapshot (versions 1 and 2), or compact families (version 3). */
 interface WorkerSnapshot {
   readonly worker: string;
-  readonly snapshot: Snapshot;
+  readonly snapshot?: Snapshot;
+  readonly compact?: readonly KeyedFamily[];
 }
 
 let nextId = 0;
 
-/** What the primary holds of one worker's last answer (version 2: compact answers apply to it). */
+/** What the primary holds of one worker's last answer: version 2 its families, version 3 each family's series keys. */
 interface Held {
   readonly token: string;
-  readonly families: Map<string, FamilySnapshot>;
+  readonly families?: Map<string, FamilySnapshot>;
+  readonly keys?: Map<string, readonly string[]>;
 }
 
 function isFamilyList(v: unknown): v is FamilySnapshot[] {
@@ -66,8 +72,8 @@ function fromReply(m: Readonly<Record<string, unknown>>, held: Map<number, Held>
   const before = held.get(workerId);
   held.delete(workerId);
   if (typeof token !== 'string' || typeof time !== 'number' || !isFamilyList(changed) || !Array.isArray(names) || !names.every((n) => typeof n === 'string')) return undefined;
-  if (full !== true && before === undefined) return undefined;
-  const families = full === true || before === undefined ? new Map<string, FamilySnapshot>() : before.families;
+  if (full !== true && before?.families === undefined) return undefined;
+  const families = full === true || before?.families === undefined ? new Map<string, FamilySnapshot>() : before.families;
   for (const f of changed) families.set(f.name, f);
   const metrics: FamilySnapshot[] = [];
   for (const name of names as string[]) {
@@ -81,17 +87,64 @@ function fromReply(m: Readonly<Record<string, unknown>>, held: Map<number, Held>
   return { time, metrics };
 }
 
-function ask(worker: Worker, timeoutMs: number, held: Map<number, Held>): Promise<Snapshot | undefined> {
+const isNumbers = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number');
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+const KINDS = new Set(['metric', 'counter', 'meter', 'histogram']);
+
+/**
+ * The families of a version-3 answer with their series keys: sent, or taken from the
+ * answer held. Anything malformed (a value count that does not fit the keys, a family
+ * without keys and none held) is no answer, and forgets what was held.
+ */
+function fromCompact(m: Readonly<Record<string, unknown>>, held: Map<number, Held>, workerId: number): KeyedFamily[] | undefined {
+  const { token, full, families } = m;
+  const before = held.get(workerId);
+  held.delete(workerId);
+  if (typeof token !== 'string' || !Array.isArray(families)) return undefined;
+  const known = full === true ? undefined : before?.keys;
+  if (full !== true && known === undefined) return undefined;
+  const keys = new Map<string, readonly string[]>();
+  const out: KeyedFamily[] = [];
+  for (const f of families as unknown[]) {
+    if (f === null || typeof f !== 'object') return undefined;
+    const fam = f as CompactFamily;
+    if (typeof fam.name !== 'string' || typeof fam.exportName !== 'string' || !KINDS.has(fam.kind) || !isStrings(fam.labelNames)) return undefined;
+    if (fam.kind === 'metric') {
+      if (fam.snapshot === undefined || !isFamilyList([fam.snapshot])) return undefined;
+      out.push({ ...fam, keys: [] });
+      continue;
+    }
+    const k = fam.keys ?? known?.get(fam.name);
+    if (!isStrings(k) || !isNumbers(fam.values)) return undefined;
+    if (fam.kind === 'histogram' && !isNumbers(fam.bounds)) return undefined;
+    const stride = fam.kind === 'counter' ? 1 : fam.kind === 'meter' ? 2 : (fam.bounds as number[]).length + 3;
+    if (fam.values.length !== k.length * stride) return undefined;
+    keys.set(fam.name, k);
+    out.push({ ...fam, keys: k });
+  }
+  held.set(workerId, { token, keys });
+  return out;
+}
+
+type Answer = { readonly snapshot: Snapshot } | { readonly compact: readonly KeyedFamily[] };
+
+function ask(worker: Worker, timeoutMs: number, held: Map<number, Held>): Promise<Answer | undefined> {
   return new Promise((resolve) => {
     const id = `${process.pid}:${++nextId}`;
-    const done = (value: Snapshot | undefined): void => {
+    const done = (value: Answer | undefined): void => {
       clearTimeout(timer);
       worker.off('message', onMessage);
       resolve(value);
     };
     const onMessage = (message: unknown): void => {
       if (!isMessage(message, SNAPSHOT_REPLY) || message.id !== id) return;
-      done(fromReply(message, held, worker.id));
+      if (typeof message.v === 'number' && message.v >= 3) {
+        const compact = fromCompact(message, held, worker.id);
+        done(compact === undefined ? undefined : { compact });
+      } else {
+        const snapshot = fromReply(message, held, worker.id);
+        done(snapshot === undefined ? undefined : { snapshot });
+      }
     };
     const timer = setTimeout(() => done(undefined), timeoutMs);
     worker.on('message', onMessage);
@@ -105,6 +158,8 @@ function ask(worker: Worker, timeoutMs: number, held: Map<number, Held>): Promis
 
 type Labels = Readonly<Record<string, string>>;
 
+const NO_BOUNDS: readonly number[] = [];
+
 /** Accumulates one merged family: samples keyed by their label text (and bucket bounds). */
 class Merged {
   readonly lines = new Map<string, { labels: string; bounds: readonly number[]; values: number[] }>();
@@ -116,10 +171,25 @@ class Merged {
   ) {}
 
   add(labels: string, values: readonly number[], bounds: readonly number[] = []): void {
-    const key = bounds.length === 0 ? labels : `${labels}\u0000${bounds.join(',')}`;
+    this.addRange(labels, values, 0, values.length, bounds, bounds.length === 0 ? '' : bounds.join(','));
+  }
+
+  /** The bounds most series of this family have: their lines are keyed by labels alone. */
+  private commonBounds: string | undefined;
+
+  /** Adds `values[from .. from + n)`, the last of them times `lastScale` (a histogram's sum into seconds). */
+  addRange(labels: string, values: readonly number[], from: number, n: number, bounds: readonly number[], boundsKey: string, lastScale = 1): void {
+    this.commonBounds ??= boundsKey;
+    const key = boundsKey === this.commonBounds ? labels : `${labels}\u0000${boundsKey}`;
     const entry = this.lines.get(key);
-    if (entry === undefined) this.lines.set(key, { labels, bounds, values: [...values] });
-    else for (let i = 0; i < values.length; i++) entry.values[i] = (entry.values[i] ?? 0) + (values[i] as number);
+    if (entry === undefined) {
+      const own = values.slice(from, from + n);
+      if (lastScale !== 1) own[n - 1] = (own[n - 1] as number) * lastScale;
+      this.lines.set(key, { labels, bounds, values: own });
+    } else {
+      for (let i = 0; i < n - 1; i++) entry.values[i] = (entry.values[i] ?? 0) + (values[from + i] as number);
+      entry.values[n - 1] = (entry.values[n - 1] ?? 0) + (values[from + n - 1] as number) * lastScale;
+    }
   }
 }
 
@@ -141,56 +211,102 @@ export function mergeSnapshots(snapshots: readonly WorkerSnapshot[], gauges: Gau
     }
     return f;
   };
-  for (const { worker, snapshot } of snapshots) {
-    for (const fam of snapshot.metrics as FamilySnapshot[]) {
-      const plan = familyPlan({
-        kind: fam.kind,
-        name: fam.name,
-        exportName: fam.exportName,
-        help: fam.help ?? undefined,
-        unit: fam.unit ?? undefined,
-        monotonic: fam.kind === 'counter' ? fam.monotonic : undefined,
-        samples: fam.kind === 'meter' ? fam.samples : undefined,
-        timeframe: fam.kind === 'meter' ? fam.timeframe : undefined,
-      });
-      for (const c of plan.claims) claims.add(c);
-      const perWorker = (overrides[fam.exportName] ?? gauges) === 'worker';
-      const labelsOf = (labels: Labels, addWorker: boolean): string =>
-        addWorker ? labelText([...fam.labelNames, 'worker'], { ...labels, worker }) : labelText(fam.labelNames, labels);
-      switch (fam.kind) {
-        case 'counter':
-          for (const s of fam.series) family(plan.sample, plan.family, plan.type, plan.help).add(labelsOf(s.labels, !fam.monotonic && perWorker), [s.value]);
-          break;
-        case 'meter': {
-          const events = plan.events as NonNullable<typeof plan.events>;
-          for (const s of fam.series) {
-            family(plan.sample, plan.family, 'gauge', plan.help).add(labelsOf(s.labels, false), [s.rate]);
-            family(events.sample, events.family, 'counter', events.help).add(labelsOf(s.labels, false), [s.total]);
-          }
-          break;
+  const planOf = (fam: { kind: FamilySnapshot['kind']; name: string; exportName: string; help: string | null; unit: string | null; monotonic?: boolean; samples?: number; timeframe?: number }) =>
+    familyPlan({
+      kind: fam.kind,
+      name: fam.name,
+      exportName: fam.exportName,
+      help: fam.help ?? undefined,
+      unit: fam.unit ?? undefined,
+      monotonic: fam.kind === 'counter' ? fam.monotonic : undefined,
+      samples: fam.kind === 'meter' ? fam.samples : undefined,
+      timeframe: fam.kind === 'meter' ? fam.timeframe : undefined,
+    });
+  const mergeFamily = (worker: string, fam: FamilySnapshot): void => {
+    const plan = planOf(fam);
+    for (const c of plan.claims) claims.add(c);
+    const perWorker = (overrides[fam.exportName] ?? gauges) === 'worker';
+    const labelsOf = (labels: Labels, addWorker: boolean): string =>
+      addWorker ? labelText([...fam.labelNames, 'worker'], { ...labels, worker }) : labelText(fam.labelNames, labels);
+    switch (fam.kind) {
+      case 'counter':
+        for (const s of fam.series) family(plan.sample, plan.family, plan.type, plan.help).add(labelsOf(s.labels, !fam.monotonic && perWorker), [s.value]);
+        break;
+      case 'meter': {
+        const events = plan.events as NonNullable<typeof plan.events>;
+        for (const s of fam.series) {
+          family(plan.sample, plan.family, 'gauge', plan.help).add(labelsOf(s.labels, false), [s.rate]);
+          family(events.sample, events.family, 'counter', events.help).add(labelsOf(s.labels, false), [s.total]);
         }
-        case 'metric': {
-          const info = plan.info as NonNullable<typeof plan.info>;
-          for (const s of fam.series) {
-            if (s.type === 'failed') continue;
-            if (s.type === 'string') {
-              family(info.sample, info.family, 'info', info.help).add(labelText([...fam.labelNames, 'value', 'worker'], { ...s.labels, value: s.value, worker }), [1]);
-              continue;
-            }
-            const v = s.type === 'boolean' ? (s.value ? 1 : 0) : s.type === 'date' ? s.value / 1000 : s.value;
-            family(plan.sample, plan.family, 'gauge', plan.help).add(labelsOf(s.labels, perWorker), [v]);
+        break;
+      }
+      case 'metric': {
+        const info = plan.info as NonNullable<typeof plan.info>;
+        for (const s of fam.series) {
+          if (s.type === 'failed') continue;
+          if (s.type === 'string') {
+            family(info.sample, info.family, 'info', info.help).add(labelText([...fam.labelNames, 'value', 'worker'], { ...s.labels, value: s.value, worker }), [1]);
+            continue;
           }
-          break;
+          const v = s.type === 'boolean' ? (s.value ? 1 : 0) : s.type === 'date' ? s.value / 1000 : s.value;
+          family(plan.sample, plan.family, 'gauge', plan.help).add(labelsOf(s.labels, perWorker), [v]);
         }
-        case 'histogram': {
-          const f = family(plan.sample, plan.family, 'histogram', plan.help, plan.unit);
-          for (const s of fam.series) {
-            f.add(labelsOf(s.labels, false), [...s.buckets.counts, s.value.count, s.value.sum * plan.scale], s.buckets.bounds.map((b) => exportedBound(b, plan.scale)));
-          }
-          break;
+        break;
+      }
+      case 'histogram': {
+        const f = family(plan.sample, plan.family, 'histogram', plan.help, plan.unit);
+        for (const s of fam.series) {
+          f.add(labelsOf(s.labels, false), [...s.buckets.counts, s.value.count, s.value.sum * plan.scale], s.buckets.bounds.map((b) => exportedBound(b, plan.scale)));
         }
+        break;
       }
     }
+  };
+  const sharedBounds = new Map<string, readonly number[]>();
+  /** A version-3 family: its keys are label texts already; values come flat, `stride` per series. */
+  const mergeCompact = (worker: string, fam: KeyedFamily): void => {
+    if (fam.kind === 'metric') {
+      mergeFamily(worker, fam.snapshot as FamilySnapshot);
+      return;
+    }
+    const plan = planOf(fam);
+    for (const c of plan.claims) claims.add(c);
+    const { keys } = fam;
+    const values = fam.values as readonly number[];
+    const tag = `worker="${escapeLabelValue(worker)}"`;
+    switch (fam.kind) {
+      case 'counter': {
+        const f = family(plan.sample, plan.family, plan.type, plan.help);
+        const addWorker = fam.monotonic !== true && (overrides[fam.exportName] ?? gauges) === 'worker';
+        for (let i = 0; i < keys.length; i++) f.addRange(addWorker ? withLabel(keys[i] as string, tag) : (keys[i] as string), values, i, 1, NO_BOUNDS, '');
+        break;
+      }
+      case 'meter': {
+        const events = plan.events as NonNullable<typeof plan.events>;
+        const rates = family(plan.sample, plan.family, 'gauge', plan.help);
+        const totals = family(events.sample, events.family, 'counter', events.help);
+        for (let i = 0; i < keys.length; i++) {
+          rates.addRange(keys[i] as string, values, 2 * i, 1, NO_BOUNDS, '');
+          totals.addRange(keys[i] as string, values, 2 * i + 1, 1, NO_BOUNDS, '');
+        }
+        break;
+      }
+      case 'histogram': {
+        const f = family(plan.sample, plan.family, 'histogram', plan.help, plan.unit);
+        const exported = (fam.bounds as readonly number[]).map((b) => exportedBound(b, plan.scale));
+        const boundsKey = exported.join(',');
+        // One array per distinct bounds, so that the writer formats them once per family.
+        const bounds = sharedBounds.get(boundsKey) ?? exported;
+        sharedBounds.set(boundsKey, bounds);
+        const stride = bounds.length + 3;
+        for (let i = 0; i < keys.length; i++) f.addRange(keys[i] as string, values, i * stride, stride, bounds, boundsKey, plan.scale);
+        break;
+      }
+    }
+  };
+  for (const { worker, snapshot, compact } of snapshots) {
+    if (snapshot !== undefined) for (const fam of snapshot.metrics as FamilySnapshot[]) mergeFamily(worker, fam);
+    if (compact !== undefined) for (const fam of compact) mergeCompact(worker, fam);
   }
   return { families, claims };
 }
@@ -198,6 +314,8 @@ export function mergeSnapshots(snapshots: readonly WorkerSnapshot[], gauges: Gau
 /** Writes merged families in either format. */
 export function writeMerged(families: Map<string, Merged>, format: Format): string {
   let out = '';
+  let lastBounds: readonly number[] | undefined;
+  let les: string[] = [];
   for (const f of families.values()) {
     out += header(f.name, f.type, f.help, f.unit, format);
     for (const { labels, bounds, values } of f.lines.values()) {
@@ -205,7 +323,11 @@ export function writeMerged(families: Map<string, Merged>, format: Format): stri
       else if (f.type === 'gauge') out += `${f.name}${labels} ${formatValue(values[0] as number)}\n`;
       else if (f.type === 'info') out += `${f.name}_info${labels} 1\n`;
       else {
-        const les = scaledBounds(bounds, 1, format);
+        // Series share their bounds (as arrays of the same values): format them once per family.
+        if (bounds !== lastBounds) {
+          lastBounds = bounds;
+          les = scaledBounds(bounds, 1, format);
+        }
         const n = les.length;
         for (let i = 0; i < n; i++) out += `${f.name}_bucket${withLabel(labels, `le="${les[i] as string}"`)} ${formatValue(values[i] as number)}\n`;
         out += `${f.name}_bucket${withLabel(labels, 'le="+Inf"')} ${formatValue(values[n + 1] as number)}\n`;
@@ -256,13 +378,13 @@ export function clusterHandler(options: ClusterOptions = {}): (req: IncomingMess
     const workers = Object.values(nodeCluster().workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
     for (const id of held.keys()) if (!workers.some((w) => w.id === id)) held.delete(id);
     // Each worker is named by its slot, which a replacement takes over: its series go on.
-    const answers = await Promise.all(workers.map(async (w) => ({ worker: String(slotFor(w)), snapshot: await ask(w, timeoutMs, held) })));
+    const answers = await Promise.all(workers.map(async (w) => ({ worker: String(slotFor(w)), answer: await ask(w, timeoutMs, held) })));
     const got: WorkerSnapshot[] = [];
     let up = header('probekit_worker_up', 'gauge', 'Whether each worker answered this scrape in time (1) or not (0), by worker slot', undefined, format);
     for (const a of answers.sort((x, y) => Number(x.worker) - Number(y.worker))) {
-      up += `probekit_worker_up${labelText(['worker'], { worker: a.worker })} ${a.snapshot === undefined ? 0 : 1}\n`;
-      if (a.snapshot === undefined) missing.inc();
-      else got.push({ worker: a.worker, snapshot: a.snapshot });
+      up += `probekit_worker_up${labelText(['worker'], { worker: a.worker })} ${a.answer === undefined ? 0 : 1}\n`;
+      if (a.answer === undefined) missing.inc();
+      else got.push({ worker: a.worker, ...a.answer });
     }
     const merged = mergeSnapshots(got, gauges, merge);
     // Then the primary's own families the workers do not have (its self-metrics, default metrics).
