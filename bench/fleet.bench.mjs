@@ -68,7 +68,7 @@ function stop(child) {
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 
 /** Runs one case: the fleet, a Prometheus of its own, `seconds` of scrapes; returns the scrape durations. */
-async function runCase(mode, workers, seconds) {
+export async function runCase(mode, workers, seconds) {
   const ports = await freeRange(workers + 2);
   const fleetPort = ports;
   const promPort = ports + workers + 1;
