@@ -224,7 +224,7 @@ async function serve(options: AdminOptions): Promise<AdminServer> {
       handle: async (req) => {
         const format = negotiate(req.headers.accept);
         try {
-          return { headers: scrapeHeaders(format), body: await exposition.text(format) };
+          return { headers: scrapeHeaders(format), body: await exposition.bytes(format) };
         } catch (err) {
           exposition.fail(err, 'admin');
           throw new HttpError(500, 'the scrape failed; see the onError option', 'scrape_failed');

@@ -16,9 +16,10 @@ import type { FamilySnapshot, Snapshot } from '../../probes/types.js';
 import { is, option, parseOptions, typeError } from '../../util/validate.js';
 import { type CompactFamily, isMessage, PROTOCOL_VERSION, SNAPSHOT_REPLY, SNAPSHOT_REQUEST } from '../cluster-protocol.js';
 import { slotFor } from './fleet.js';
-import { escapeLabelValue, type Format, formatValue, header, labelText, withLabel } from './format.js';
+import { escapeLabelValue, type Format, header, labelText, withLabel } from './format.js';
 import { Exposition, type ExpositionOptions } from './exposition.js';
-import { scaledBounds } from './live.js';
+import { histogramLines, type HistogramLines, leEndings, scaledBounds, utf8 } from './live.js';
+import type { Sink } from './sink.js';
 import { serveScrape } from './http.js';
 
 /** How a gauge (metric, up/down counter) is merged across workers. */
@@ -311,31 +312,69 @@ export function mergeSnapshots(snapshots: readonly WorkerSnapshot[], gauges: Gau
   return { families, claims };
 }
 
-/** Writes merged families in either format. */
-export function writeMerged(families: Map<string, Merged>, format: Format): string {
-  let out = '';
-  let lastBounds: readonly number[] | undefined;
-  let les: string[] = [];
-  for (const f of families.values()) {
-    out += header(f.name, f.type, f.help, f.unit, format);
-    for (const { labels, bounds, values } of f.lines.values()) {
-      if (f.type === 'counter') out += `${f.name}_total${labels} ${formatValue(values[0] as number)}\n`;
-      else if (f.type === 'gauge') out += `${f.name}${labels} ${formatValue(values[0] as number)}\n`;
-      else if (f.type === 'info') out += `${f.name}_info${labels} 1\n`;
-      else {
-        // Series share their bounds (as arrays of the same values): format them once per family.
-        if (bounds !== lastBounds) {
-          lastBounds = bounds;
-          les = scaledBounds(bounds, 1, format);
+/** A merged series' sample-line prefixes as bytes (one, or a histogram's), and the scrape that last wrote it. */
+interface CachedLines {
+  readonly prefix: Uint8Array | HistogramLines;
+  used: number;
+}
+
+/**
+ * Writes merged families in either format into a scrape's sink. Each merged series'
+ * sample-line prefixes are made once and kept between scrapes, so a scrape of the
+ * primary is mostly copies and digits, as a worker's is. What is kept is bounded: series
+ * no scrape wrote lately are let go once they outnumber the live ones.
+ */
+export class MergedWriter {
+  private readonly caches = [new Map<string, Map<string, CachedLines>>(), new Map<string, Map<string, CachedLines>>()];
+  private scrape = 0;
+
+  write(families: Map<string, Merged>, format: Format, sink: Sink): void {
+    const scrape = ++this.scrape;
+    const cache = this.caches[format.openMetrics ? 1 : 0] as Map<string, Map<string, CachedLines>>;
+    for (const [claimed, f] of families) {
+      sink.text(header(f.name, f.type, f.help, f.unit, format));
+      let known = cache.get(claimed);
+      if (known === undefined) cache.set(claimed, (known = new Map()));
+      // Series share their bounds (as arrays of the same values): their line ends are made once per family.
+      let lastBounds: readonly number[] | undefined;
+      let ends: Uint8Array[] = [];
+      for (const [key, { labels, bounds, values }] of f.lines) {
+        let entry = known.get(key);
+        if (entry === undefined) {
+          const prefix =
+            f.type === 'counter'
+              ? utf8(`${f.name}_total${labels} `)
+              : f.type === 'gauge'
+                ? utf8(`${f.name}${labels} `)
+                : f.type === 'info'
+                  ? utf8(`${f.name}_info${labels} `)
+                  : histogramLines(f.name, labels);
+          known.set(key, (entry = { prefix, used: scrape }));
         }
-        const n = les.length;
-        for (let i = 0; i < n; i++) out += `${f.name}_bucket${withLabel(labels, `le="${les[i] as string}"`)} ${formatValue(values[i] as number)}\n`;
-        out += `${f.name}_bucket${withLabel(labels, 'le="+Inf"')} ${formatValue(values[n + 1] as number)}\n`;
-        out += `${f.name}_count${labels} ${formatValue(values[n + 1] as number)}\n${f.name}_sum${labels} ${formatValue(values[n + 2] as number)}\n`;
+        entry.used = scrape;
+        const prefix = entry.prefix;
+        if (prefix instanceof Uint8Array) sink.line(prefix, f.type === 'info' ? 1 : (values[0] as number));
+        else {
+          if (bounds !== lastBounds) {
+            lastBounds = bounds;
+            ends = leEndings(scaledBounds(bounds, 1, format));
+          }
+          const n = ends.length - 1;
+          for (let i = 0; i < n; i++) {
+            sink.bytes(prefix.bucket);
+            sink.line(ends[i] as Uint8Array, values[i] as number);
+          }
+          sink.bytes(prefix.bucket);
+          sink.line(ends[n] as Uint8Array, values[n + 1] as number);
+          sink.line(prefix.count, values[n + 1] as number);
+          sink.line(prefix.sum, values[n + 2] as number);
+        }
       }
+      if (known.size > 2 * f.lines.size + 1024) for (const [key, e] of known) if (e.used !== scrape) known.delete(key);
     }
+    // A family no worker has had for 16 scrapes is let go.
+    for (const [claimed, known] of cache) if (!families.has(claimed) && [...known.values()].every((e) => scrape - e.used > 16)) cache.delete(claimed);
   }
-  return out;
 }
 
 const MERGES = ['worker', 'sum'] as const;
@@ -374,7 +413,8 @@ export function clusterHandler(options: ClusterOptions = {}): (req: IncomingMess
   const primary = exposition.sources[0] as import('../../probes/probe.js').Registry;
   const missing = primary.selfCounter('probekit_cluster_missing_workers', 'Workers that did not answer a cluster scrape in time');
   const held = new Map<number, Held>();
-  const produce = async (format: Format): Promise<string> => {
+  const writer = new MergedWriter();
+  const produce = async (format: Format): Promise<Buffer> => {
     const workers = Object.values(nodeCluster().workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
     for (const id of held.keys()) if (!workers.some((w) => w.id === id)) held.delete(id);
     // Each worker is named by its slot, which a replacement takes over: its series go on.
@@ -388,7 +428,10 @@ export function clusterHandler(options: ClusterOptions = {}): (req: IncomingMess
     }
     const merged = mergeSnapshots(got, gauges, merge);
     // Then the primary's own families the workers do not have (its self-metrics, default metrics).
-    return writeMerged(merged.families, format) + up + (await exposition.text(format, merged.claims));
+    return exposition.bytes(format, merged.claims, (sink) => {
+      writer.write(merged.families, format, sink);
+      sink.text(up);
+    });
   };
   return (req, res) => serveScrape(exposition, produce, req, res);
 }

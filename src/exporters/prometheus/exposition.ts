@@ -11,6 +11,7 @@ import type { Counter } from '../../probes/counter.js';
 import { type Format } from './format.js';
 import { type WriteOptions, writeProbe } from './live.js';
 import { isPromRegistry, promSampleNames, type PromRegistry, writePromRegistry } from './promclient.js';
+import { Sink } from './sink.js';
 
 /**
  * What the `defaultMetrics` option takes besides `true`: the options of prom-client's
@@ -136,16 +137,21 @@ export class Exposition {
     }
   }
 
-  /** The exposition text; families named in `skip` are left out (written already by the caller). */
-  async text(format: Format, skip: ReadonlySet<string> = new Set()): Promise<string> {
-    // Families land in `parts`; whenever the scrape has run for 5 ms they are joined into
-    // one flat chunk and the event loop gets a turn, so neither the writing nor the final
-    // join (of a few flat chunks: a copy, not a walk over millions of pieces) blocks long.
-    const parts: string[] = [];
-    const chunks: string[] = [];
+  /** The size of the latest scrape in bytes: the next one starts with a buffer that fits. */
+  private lastBytes = 0;
+
+  /**
+   * The exposition as UTF-8 bytes. Families named in `skip` are left out (the caller wrote
+   * them already); `before` writes first into the same sink (the cluster merge).
+   */
+  async bytes(format: Format, skip: ReadonlySet<string> = new Set(), before?: (sink: Sink) => void): Promise<Buffer> {
+    const sink = new Sink(this.lastBytes);
+    before?.(sink);
+    // Whenever the scrape has run for PACE_MS the event loop gets a turn.
     let last = performance.now();
     const options: WriteOptions = {
       format,
+      sink,
       windowQuantiles: this.windowQuantiles,
       seen: new Set(),
       skip,
@@ -156,8 +162,6 @@ export class Exposition {
       omitted: (n) => this.omitted.labels({ exporter: 'prometheus' }).inc(n),
       pace: () => {
         if (performance.now() - last < PACE_MS) return undefined;
-        chunks.push(parts.join(''));
-        parts.length = 0;
         return new Promise<void>((resolve) =>
           setImmediate(() => {
             last = performance.now();
@@ -167,12 +171,17 @@ export class Exposition {
       },
     };
     for (const source of this.sources) {
-      if (isRegistry(source)) await writeProbe(source, parts, options);
-      else await writePromRegistry(source, parts, options);
+      if (isRegistry(source)) await writeProbe(source, options);
+      else await writePromRegistry(source, options);
     }
-    if (format.openMetrics) parts.push('# EOF\n');
-    chunks.push(parts.join(''));
-    return chunks.length === 1 ? (chunks[0] as string) : chunks.join('');
+    if (format.openMetrics) sink.text('# EOF\n');
+    this.lastBytes = sink.length;
+    return sink.result();
+  }
+
+  /** The exposition text; families named in `skip` are left out (written already by the caller). */
+  async text(format: Format, skip: ReadonlySet<string> = new Set()): Promise<string> {
+    return (await this.bytes(format, skip)).toString('utf8');
   }
 }
 

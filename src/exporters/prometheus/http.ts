@@ -24,7 +24,7 @@ export function scrapeHeaders(format: Format): Record<string, string> {
 }
 
 /** Serves one scrape of `exposition` on `res`; never throws, failures answer 500. */
-export function serveScrape(exposition: Exposition, produce: (format: Format) => Promise<string>, req: IncomingMessage, res: ServerResponse): void {
+export function serveScrape(exposition: Exposition, produce: (format: Format) => Promise<Buffer>, req: IncomingMessage, res: ServerResponse): void {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' });
     res.end('Method Not Allowed\n');
@@ -34,8 +34,8 @@ export function serveScrape(exposition: Exposition, produce: (format: Format) =>
   const zip = acceptsGzip(req.headers['accept-encoding']);
   void (async () => {
     try {
-      const text = await produce(format);
-      const body = zip ? await gzip(text) : Buffer.from(text);
+      const bytes = await produce(format);
+      const body = zip ? await gzip(bytes) : bytes;
       const headers: Record<string, string | number> = { ...scrapeHeaders(format), 'Content-Length': body.length };
       if (zip) headers['Content-Encoding'] = 'gzip';
       if (res.headersSent || res.destroyed) return;
@@ -63,7 +63,7 @@ export function serveScrape(exposition: Exposition, produce: (format: Format) =>
  */
 export function handler(options: ExpositionOptions = {}): MetricsHandler {
   const exposition = new Exposition('prometheus.handler()', options);
-  return (req, res) => serveScrape(exposition, (format) => exposition.text(format), req, res);
+  return (req, res) => serveScrape(exposition, (format) => exposition.bytes(format), req, res);
 }
 
 /** Options of `prometheus.serve()`. */
@@ -114,9 +114,8 @@ export async function serveExposition(
   const scrape = async (req: Request): Promise<Reply> => {
     const format = negotiate(req.headers.accept);
     try {
-      const text = await exposition.text(format);
       // Gzip is the transport's (from 1 KiB, when accepted); a small scrape goes as is.
-      return { headers: scrapeHeaders(format), body: text };
+      return { headers: scrapeHeaders(format), body: await exposition.bytes(format) };
     } catch (err) {
       exposition.fail(err);
       throw new HttpError(500, 'the scrape failed; see the exporter onError option', 'scrape_failed');

@@ -1,9 +1,9 @@
 /**
  * Writes a probekit registry straight from its families (no snapshot objects): the
- * scrape path. Every series caches its sample-line prefixes (`name{labels} `), so a
- * scrape is mostly one concatenation of a cached prefix and a number per sample. Names,
- * types, units and HELP come from each family's plan; values from the registry's read
- * path.
+ * scrape path. Every series caches its sample-line prefixes (`name{labels} `) as bytes,
+ * so a scrape is mostly, per sample, a copy of a cached prefix and a number's digits into
+ * the scrape's {@link Sink}. Names, types, units and HELP come from each family's plan;
+ * values from the registry's read path.
  */
 import type { Counter } from '../../probes/counter.js';
 import type { Family } from '../../probes/family.js';
@@ -14,10 +14,13 @@ import { exportedBound } from '../../probes/plan.js';
 import type { Registry } from '../../probes/probe.js';
 import type { Reader } from '../../probes/read.js';
 import { canonicalNumber, escapeLabelValue, type Format, formatValue, header, labelText, withLabel } from './format.js';
+import type { Sink } from './sink.js';
 
 /** Options of one scrape of a registry. */
 export interface WriteOptions {
   readonly format: Format;
+  /** Where the scrape's bytes go. */
+  readonly sink: Sink;
   /** Also write each histogram's window percentiles as a `<name>_window` summary family. */
   readonly windowQuantiles: boolean;
   /** Family names already written by another source: a repeat is skipped and reported. */
@@ -31,15 +34,40 @@ export interface WriteOptions {
   readonly pace: () => Promise<void> | undefined;
 }
 
-/** Sample-line prefixes of each series (`name{labels} `), built on its first scrape. */
-const prefixes = new WeakMap<object, string[]>();
-/** The same for histogram series in OpenMetrics, whose `le` values are written canonically. */
-const omPrefixes = new WeakMap<object, string[]>();
+/** `s` as UTF-8 bytes, for a sink. */
+export const utf8 = (s: string): Uint8Array => Buffer.from(s, 'utf8');
 
-function remember(series: object, lines: string[]): string[] {
-  prefixes.set(series, lines);
-  return lines;
+/**
+ * A histogram series' sample-line prefixes as bytes: its bucket lines share one prefix
+ * up to `le="` and end with their family's {@link leEndings}; then `_count` and `_sum`.
+ * Three small buffers a series, whatever its bucket count.
+ */
+export interface HistogramLines {
+  readonly bucket: Uint8Array;
+  readonly count: Uint8Array;
+  readonly sum: Uint8Array;
 }
+
+/** The prefixes of a histogram series with label text `labels` (`{a="x"}` or `''`); `g`: `_g` for a gauge histogram. */
+export function histogramLines(base: string, labels: string, g: '_' | '_g' = '_'): HistogramLines {
+  return {
+    bucket: utf8(`${base}_bucket${labels === '' ? '{' : `${labels.slice(0, -1)},`}le="`),
+    count: utf8(`${base}${g}count${labels} `),
+    sum: utf8(`${base}${g}sum${labels} `),
+  };
+}
+
+/** The ends of a family's bucket lines: `0.005"} ` for each bound as written, then `+Inf"} `. */
+export function leEndings(les: readonly string[]): Uint8Array[] {
+  const out = les.map((le) => utf8(`${le}"} `));
+  out.push(utf8('+Inf"} '));
+  return out;
+}
+
+/** Sample-line prefixes of counter and meter series, and of histogram series in text 0.0.4, built on their first scrape. */
+const prefixes = new WeakMap<object, Uint8Array | readonly Uint8Array[] | HistogramLines>();
+/** Histogram series in OpenMetrics, whose `le` values are written canonically and whose type may be a gauge histogram. */
+const omPrefixes = new WeakMap<object, HistogramLines>();
 
 /** Bounds scaled into seconds, printed without binary noise (canonically in OpenMetrics). */
 export function scaledBounds(bounds: ArrayLike<number>, scale: number, format: Format): string[] {
@@ -57,9 +85,9 @@ export function claim(name: string, options: WriteOptions): boolean {
   return true;
 }
 
-function writeMetric(read: Reader, family: Family<Metric>, options: WriteOptions): string {
+function writeMetric(read: Reader, family: Family<Metric>, options: WriteOptions): void {
   const all = read.readMetric(family);
-  if (all.length === 0) return '';
+  if (all.length === 0) return;
   const plan = family.plan;
   const info = plan.info as NonNullable<typeof plan.info>;
   const names = family.labelNames;
@@ -71,71 +99,66 @@ function writeMetric(read: Reader, family: Family<Metric>, options: WriteOptions
     if (typeof v === 'string') infos += `${info.sample}${labelText(names, labels, `value="${escapeLabelValue(v)}"`)} 1\n`;
     else gauges += `${plan.sample}${labelText(names, labels)} ${formatValue(read.numeric(v) as number)}\n`;
   }
-  let out = '';
-  if (gauges !== '' && claim(plan.sample, options)) out += `${header(plan.family, 'gauge', plan.help, undefined, options.format)}${gauges}`;
-  if (infos !== '' && claim(info.sample, options)) out += `${header(info.family, 'info', info.help, undefined, options.format)}${infos}`;
-  return out;
+  const sink = options.sink;
+  if (gauges !== '' && claim(plan.sample, options)) sink.text(`${header(plan.family, 'gauge', plan.help, undefined, options.format)}${gauges}`);
+  if (infos !== '' && claim(info.sample, options)) sink.text(`${header(info.family, 'info', info.help, undefined, options.format)}${infos}`);
 }
 
-function* writeCounter(read: Reader, family: Family<Counter>, options: WriteOptions): Generator<string> {
+function* writeCounter(read: Reader, family: Family<Counter>, options: WriteOptions): Generator<void> {
   const plan = family.plan;
   const sample = plan.sample;
   if (!claim(sample, options)) return;
-  let out = header(plan.family, plan.type, plan.help, undefined, options.format);
+  const sink = options.sink;
+  sink.text(header(plan.family, plan.type, plan.help, undefined, options.format));
   let n = 0;
   for (const c of read.counters(family)) {
-    const prefix = (prefixes.get(c) ?? remember(c, [`${sample}${labelText(family.labelNames, c.labelValues)} `]))[0];
-    out += `${prefix}${formatValue(read.counterValue(c))}\n`;
-    if (++n % SLICE === 0) {
-      yield out;
-      out = '';
-    }
+    let prefix = prefixes.get(c) as Uint8Array | undefined;
+    if (prefix === undefined) prefixes.set(c, (prefix = utf8(`${sample}${labelText(family.labelNames, c.labelValues)} `)));
+    sink.line(prefix, read.counterValue(c));
+    if (++n % SLICE === 0) yield;
   }
-  yield out;
 }
 
-function meterLines(m: Meter, base: string, names: readonly string[]): string[] {
-  const known = prefixes.get(m);
+function meterLines(m: Meter, base: string, names: readonly string[]): readonly Uint8Array[] {
+  const known = prefixes.get(m) as readonly Uint8Array[] | undefined;
   if (known !== undefined) return known;
   const labels = labelText(names, m.labelValues);
-  return remember(m, [`${base}${labels} `, `${base}_events_total${labels} `]);
+  const made = [utf8(`${base}${labels} `), utf8(`${base}_events_total${labels} `)];
+  prefixes.set(m, made);
+  return made;
 }
 
-function histogramLines(h: Histogram, base: string, names: readonly string[], les: readonly string[], format: Format, gauge: boolean): string[] {
+function seriesLines(h: Histogram, base: string, names: readonly string[], format: Format, gauge: boolean): HistogramLines {
   const cache = format.openMetrics ? omPrefixes : prefixes;
-  const known = cache.get(h);
+  const known = cache.get(h) as HistogramLines | undefined;
   if (known !== undefined) return known;
-  const labels = labelText(names, h.labelValues);
-  const list = les.map((le) => `${base}_bucket${withLabel(labels, `le="${le}"`)} `);
-  const g = gauge ? '_g' : '_';
-  list.push(`${base}_bucket${withLabel(labels, 'le="+Inf"')} `, `${base}${g}count${labels} `, `${base}${g}sum${labels} `);
-  cache.set(h, list);
-  return list;
+  const made = histogramLines(base, labelText(names, h.labelValues), gauge ? '_g' : '_');
+  cache.set(h, made);
+  return made;
 }
 
-function writeMeter(read: Reader, family: Family<Meter>, options: WriteOptions): string {
+function writeMeter(read: Reader, family: Family<Meter>, options: WriteOptions): void {
   const plan = family.plan;
   const events = plan.events as NonNullable<typeof plan.events>;
   const base = plan.family;
   const all = read.meters(family);
-  let out = '';
+  const sink = options.sink;
   if (claim(plan.sample, options)) {
-    out += header(base, 'gauge', plan.help, undefined, options.format);
-    for (const m of all) out += `${meterLines(m, base, family.labelNames)[0]}${formatValue(read.meterRate(m))}\n`;
+    sink.text(header(base, 'gauge', plan.help, undefined, options.format));
+    for (const m of all) sink.line(meterLines(m, base, family.labelNames)[0] as Uint8Array, read.meterRate(m));
   }
   if (claim(events.sample, options)) {
-    out += header(events.family, 'counter', events.help, undefined, options.format);
-    for (const m of all) out += `${meterLines(m, base, family.labelNames)[1]}${formatValue(read.meterTotal(m))}\n`;
+    sink.text(header(events.family, 'counter', events.help, undefined, options.format));
+    for (const m of all) sink.line(meterLines(m, base, family.labelNames)[1] as Uint8Array, read.meterTotal(m));
   }
-  return out;
 }
 
-function* writeHistogram(read: Reader, family: Family<Histogram>, options: WriteOptions): Generator<string> {
+function* writeHistogram(read: Reader, family: Family<Histogram>, options: WriteOptions): Generator<void> {
   const plan = family.plan;
   const base = plan.family;
   const scale = plan.scale;
   const all = read.histograms(family);
-  let out = '';
+  const sink = options.sink;
   if (claim(base, options)) {
     const om = options.format.openMetrics;
     const bounds = read.bounds(family);
@@ -143,25 +166,28 @@ function* writeHistogram(read: Reader, family: Family<Histogram>, options: Write
     // a gauge histogram there (_gcount, _gsum); a series of any other family that saw a
     // negative value carries buckets only (a _count needs a _sum), its count in +Inf.
     const gauge = om && bounds.length > 0 && (bounds[0] as number) < 0;
-    out += header(base, gauge ? 'gaugehistogram' : 'histogram', plan.help, plan.unit, options.format);
-    const les = scaledBounds(bounds, scale, options.format);
+    sink.text(header(base, gauge ? 'gaugehistogram' : 'histogram', plan.help, plan.unit, options.format));
+    const ends = leEndings(scaledBounds(bounds, scale, options.format));
+    const nb = ends.length - 1;
     let n = 0;
     for (const h of all) {
-      const lines = histogramLines(h, base, family.labelNames, les, options.format, gauge);
+      const l = seriesLines(h, base, family.labelNames, options.format, gauge);
       const counts = read.bucketCounts(h);
       const count = read.count(h);
       let acc = 0;
-      for (let i = 0; i < les.length; i++) {
+      for (let i = 0; i < nb; i++) {
         acc += counts[i] as number;
-        out += `${lines[i]}${acc}\n`;
+        sink.bytes(l.bucket);
+        sink.line(ends[i] as Uint8Array, acc);
       }
-      out += `${lines[les.length]}${count}\n`;
+      sink.bytes(l.bucket);
+      sink.line(ends[nb] as Uint8Array, count);
       if (om && !gauge && read.sawNegative(h)) options.omitted(2);
-      else out += `${lines[les.length + 1]}${count}\n${lines[les.length + 2]}${formatValue(read.sum(h) * scale)}\n`;
-      if (++n % SLICE === 0) {
-        yield out;
-        out = '';
+      else {
+        sink.line(l.count, count);
+        sink.line(l.sum, read.sum(h) * scale);
       }
+      if (++n % SLICE === 0) yield;
     }
   }
   // The window percentiles are a summary: windowed quantiles, with the cumulative count
@@ -171,13 +197,14 @@ function* writeHistogram(read: Reader, family: Family<Histogram>, options: Write
   if (options.windowQuantiles && claim(window.sample, options)) {
     const om = options.format.openMetrics;
     const name = window.family;
-    out += header(name, 'summary', window.help, undefined, options.format);
+    sink.text(header(name, 'summary', window.help, undefined, options.format));
     const write = om ? canonicalNumber : formatValue;
     const { values: percentiles, keys } = read.percentiles(family);
     let n = 0;
     for (const h of all) {
       const v = read.windowValue(h) as unknown as Record<string, number | null>;
       const labels = labelText(family.labelNames, h.labelValues);
+      let out = '';
       for (let i = 0; i < percentiles.length; i++) {
         const q = v[keys[i] as string];
         if (q === null || q === undefined) continue;
@@ -191,33 +218,27 @@ function* writeHistogram(read: Reader, family: Family<Histogram>, options: Write
       if (om && sum < 0) options.omitted(1);
       else out += `${name}_sum${labels} ${formatValue(sum * scale)}\n`;
       out += `${name}_count${labels} ${read.count(h)}\n`;
-      if (++n % SLICE === 0) {
-        yield out;
-        out = '';
-      }
+      sink.text(out);
+      if (++n % SLICE === 0) yield;
     }
   }
-  yield out;
 }
 
-/** Appends every family of `probe` to `parts`, yielding when `options.pace` asks. */
-export async function writeProbe(probe: Registry, parts: string[], options: WriteOptions): Promise<void> {
+/** Writes every family of `probe` to `options.sink`, yielding when `options.pace` asks. */
+export async function writeProbe(probe: Registry, options: WriteOptions): Promise<void> {
   const read = probe.read;
   for (const family of probe.families()) {
     // Counters and histograms come in slices of SLICE series, so even one huge family
     // lets the scrape yield between slices.
     if (family.kind === 'counter' || family.kind === 'histogram') {
-      const pieces =
+      const slices =
         family.kind === 'counter' ? writeCounter(read, family as Family<Counter>, options) : writeHistogram(read, family as Family<Histogram>, options);
-      for (const piece of pieces) {
-        parts.push(piece);
+      for (const _ of slices) {
         const wait = options.pace();
         if (wait !== undefined) await wait;
       }
-      continue;
-    }
-    if (family.kind === 'meter') parts.push(writeMeter(read, family as Family<Meter>, options));
-    else parts.push(writeMetric(read, family as Family<Metric>, options));
+    } else if (family.kind === 'meter') writeMeter(read, family as Family<Meter>, options);
+    else writeMetric(read, family as Family<Metric>, options);
     const wait = options.pace();
     if (wait !== undefined) await wait;
   }

@@ -44,8 +44,8 @@ function labels(values: Readonly<Record<string, string | number>>, skip?: string
   return out === '' ? '' : `{${out}}`;
 }
 
-/** Appends the families of a prom-client registry to `parts`. */
-export async function writePromRegistry(registry: PromRegistry, parts: string[], options: WriteOptions): Promise<void> {
+/** Writes the families of a prom-client registry to `options.sink`. */
+export async function writePromRegistry(registry: PromRegistry, options: WriteOptions): Promise<void> {
   const metrics = await registry.getMetricsAsJSON();
   for (const metric of metrics) {
     const type = metric.type as unknown as string;
@@ -65,6 +65,6 @@ export async function writePromRegistry(registry: PromRegistry, parts: string[],
         out += `${name}${labels(v.labels)} ${formatValue(v.value)}\n`;
       }
     }
-    parts.push(out);
+    options.sink.text(out);
   }
 }

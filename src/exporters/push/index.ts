@@ -222,7 +222,7 @@ export function httpPush(options: PushOptions): PushExporter {
     return { ok: res !== undefined && isOk(res.status), status: res?.status ?? null, attempts, error };
   }
 
-  async function request(verb: string, body: string | undefined, contentType: string | undefined): Promise<ClientResponse> {
+  async function request(verb: string, body: string | Buffer | undefined, contentType: string | undefined): Promise<ClientResponse> {
     return client.request({
       method: verb,
       path,
@@ -239,8 +239,7 @@ export function httpPush(options: PushOptions): PushExporter {
       if (verb === 'DELETE') {
         res = await request('DELETE', undefined, undefined);
       } else if (exposition !== undefined) {
-        const text = await exposition.text({ openMetrics: false });
-        res = await request(method, text, TEXT_CONTENT_TYPE);
+        res = await request(method, await exposition.bytes({ openMetrics: false }), TEXT_CONTENT_TYPE);
       } else {
         const batch = (outbox as Outbox).batch();
         const payload: PushPayload = { version: PAYLOAD_VERSION, sentAt: new Date().toISOString(), service, probes: registry.snapshot(), errors: batch };
