@@ -1,5 +1,6 @@
-// Scrape time: probekit's formatter against prom-client's registry.metrics() and a
-// hand-written text builder over the same series, plus the longest event-loop block
+// Scrape time: the body a /metrics server sends (UTF-8 bytes, before gzip), from probekit's
+// handler, prom-client's registry.metrics() and a hand-written text builder over the same
+// series, and probekit's prometheus.text() (a string); plus the longest event-loop block
 // during a 100k-series scrape.
 import client from 'prom-client';
 import { createProbe, prometheus } from '../dist/index.js';
@@ -108,6 +109,25 @@ export function handText(plain) {
   return parts.join('');
 }
 
+/**
+ * The body `handler` answers a GET with (no gzip asked), from a minimal response object:
+ * what the handler writes to the socket, without the socket.
+ */
+export function handlerBody(handler) {
+  return new Promise((resolve, reject) => {
+    const res = {
+      headersSent: false,
+      destroyed: false,
+      writeHead(status) {
+        if (status !== 200) reject(new Error(`status ${status}`));
+        return this;
+      },
+      end: resolve,
+    };
+    handler({ method: 'GET', headers: {} }, res);
+  });
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 async function timeMs(fn) {
@@ -121,10 +141,12 @@ export async function scrapeRows(rounds = 25) {
   const rows = [];
   for (const scale of [1, 10]) {
     const { p, reg, plain, series } = build(scale);
+    const handler = prometheus.handler({ registry: p });
     const impls = [
-      ['hand-written text builder', () => handText(plain)],
-      ['probekit `prometheus.text()`', () => prometheus.text({ registry: p })],
-      ['prom-client 15 `registry.metrics()`', () => reg.metrics()],
+      ['hand-written text builder, then `Buffer.from()`', () => Buffer.from(handText(plain))],
+      ['probekit `prometheus.handler()` (the body it sends)', () => handlerBody(handler)],
+      ['probekit `prometheus.text()` (a string)', () => prometheus.text({ registry: p })],
+      ['prom-client 15 `registry.metrics()`, then `Buffer.from()`', async () => Buffer.from(await reg.metrics())],
     ];
     // Warm-up: half a second each, so every implementation runs optimised code.
     for (const [, fn] of impls) {
@@ -149,10 +171,11 @@ export async function scrapeRows(rounds = 25) {
   return rows;
 }
 
-/** The longest event-loop block (ms) while probekit scrapes a 100k-series registry, and the scrape time. */
+/** The longest event-loop block (ms) while probekit's handler scrapes a 100k-series registry, and the scrape time. */
 export async function longestBlock() {
   const { p, series } = build(100);
-  await prometheus.text({ registry: p }); // warm-up: builds the prefix caches
+  const handler = prometheus.handler({ registry: p });
+  await handlerBody(handler); // warm-up: builds the prefix caches
   let last = performance.now();
   let longest = 0;
   const timer = setInterval(() => {
@@ -164,11 +187,11 @@ export async function longestBlock() {
   last = performance.now();
   longest = 0;
   const t0 = performance.now();
-  const text = await prometheus.text({ registry: p });
+  const body = await handlerBody(handler);
   const total = performance.now() - t0;
   const after = performance.now();
   longest = Math.max(longest, after - last);
   clearInterval(timer);
   p.close();
-  return { series, bytes: text.length, totalMs: total, longestBlockMs: longest };
+  return { series, bytes: body.length, totalMs: total, longestBlockMs: longest };
 }

@@ -110,6 +110,33 @@ describe('prometheus.clusterHandler() with a real 2-worker cluster', () => {
     }
   });
 
+  it('writes a series the workers start reporting, and stops writing what only a worker that went silent reported, while the others go on from the same merged state', async () => {
+    const { port } = await startCluster('normal');
+    for (let i = 0; i < 2; i++) {
+      const { body } = await scrape(port);
+      expect(samples(body, 'jobs_total')).toEqual(['jobs_total{kind="email"} 21']);
+      expect(samples(body, 'queue_depth')).toEqual(['queue_depth{worker="0"} 5', 'queue_depth{worker="1"} 6']);
+    }
+    primary?.stdin?.write('churn\n');
+    await waitFor('the workers to churn', async () => (printed.includes('churned') ? true : undefined), 5000, 20);
+    for (let i = 0; i < 2; i++) {
+      const { body } = await scrape(port);
+      expect(samples(body, 'jobs_total')).toEqual(['jobs_total{kind="email"} 21', 'jobs_total{kind="sms"} 15', 'jobs_total{kind="fax"} 1']);
+      expect(samples(body, 'queue_depth')).toEqual(['queue_depth{worker="0"} 5', 'queue_depth{worker="1"} 6']);
+    }
+    primary?.stdin?.write('mute\n');
+    await waitFor('worker 2 to go silent', async () => (printed.includes('muted') ? true : undefined), 5000, 20);
+    for (let i = 0; i < 2; i++) {
+      const { body } = await scrape(port);
+      // Worker 1 (slot 0) alone: 10 emails, 7 sms, no fax; its gauge only.
+      expect(samples(body, 'jobs_total')).toEqual(['jobs_total{kind="email"} 10', 'jobs_total{kind="sms"} 7']);
+      expect(samples(body, 'queue_depth')).toEqual(['queue_depth{worker="0"} 5']);
+      expect(samples(body, 'job_duration_seconds_count')).toEqual(['job_duration_seconds_count 1']);
+      expect(samples(body, 'probekit_worker_up')).toEqual(['probekit_worker_up{worker="0"} 1', 'probekit_worker_up{worker="1"} 0']);
+      expect(body.match(/^# TYPE jobs_total counter$/gm)).toHaveLength(1);
+    }
+  });
+
   it('merges the whole snapshot of a worker that speaks version 1 (a rolling deploy) with the compact answers of the others', async () => {
     const { port } = await startCluster('old-worker');
     for (let i = 0; i < 2; i++) {

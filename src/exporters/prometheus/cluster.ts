@@ -161,9 +161,28 @@ type Labels = Readonly<Record<string, string>>;
 
 const NO_BOUNDS: readonly number[] = [];
 
-/** Accumulates one merged family: samples keyed by their label text (and bucket bounds). */
+/** One merged series: its label text, bucket bounds, values, the scrape that last merged it, and its line prefixes once written. */
+interface Line {
+  readonly labels: string;
+  readonly bounds: readonly number[];
+  readonly values: number[];
+  used: number;
+  prefix: Uint8Array | HistogramLines | undefined;
+}
+
+/**
+ * One merged family: series keyed by their label text (and bucket bounds when they are
+ * not the family's usual ones). It is kept from scrape to scrape, and so are its series
+ * and their line prefixes: a scrape overwrites each series' values with the first
+ * worker's and adds the others', and writes only the series some worker reported.
+ */
 class Merged {
-  readonly lines = new Map<string, { labels: string; bounds: readonly number[]; values: number[] }>();
+  readonly lines = new Map<string, Line>();
+  /** The scrape that last merged this family, and how many of its series it merged. */
+  used = 0;
+  live = 0;
+  /** How many times series no worker reported were let go. */
+  sweeps = 0;
   constructor(
     readonly name: string,
     readonly type: 'counter' | 'gauge' | 'histogram' | 'info',
@@ -178,37 +197,84 @@ class Merged {
   /** The bounds most series of this family have: their lines are keyed by labels alone. */
   private commonBounds: string | undefined;
 
-  /** Adds `values[from .. from + n)`, the last of them times `lastScale` (a histogram's sum into seconds). */
-  addRange(labels: string, values: readonly number[], from: number, n: number, bounds: readonly number[], boundsKey: string, lastScale = 1): void {
+  /** Adds `values[from .. from + n)`, the last of them times `lastScale` (a histogram's sum into seconds); returns the series. */
+  addRange(labels: string, values: readonly number[], from: number, n: number, bounds: readonly number[], boundsKey: string, lastScale = 1): Line {
     this.commonBounds ??= boundsKey;
     const key = boundsKey === this.commonBounds ? labels : `${labels}\u0000${boundsKey}`;
-    const entry = this.lines.get(key);
-    if (entry === undefined) {
-      const own = values.slice(from, from + n);
-      if (lastScale !== 1) own[n - 1] = (own[n - 1] as number) * lastScale;
-      this.lines.set(key, { labels, bounds, values: own });
+    let line = this.lines.get(key);
+    if (line === undefined || line.values.length !== n) {
+      line = { labels, bounds, values: new Array<number>(n).fill(0), used: 0, prefix: undefined };
+      this.lines.set(key, line);
+    }
+    this.into(line, values, from, n, lastScale);
+    return line;
+  }
+
+  /** Adds into `line` (of this family, `n` values long), or overwrites its values if this is its first worker this scrape. */
+  into(line: Line, values: readonly number[], from: number, n: number, lastScale: number): void {
+    const own = line.values;
+    if (line.used !== this.used) {
+      line.used = this.used;
+      this.live++;
+      for (let i = 0; i < n - 1; i++) own[i] = values[from + i] as number;
+      own[n - 1] = (values[from + n - 1] as number) * lastScale;
     } else {
-      for (let i = 0; i < n - 1; i++) entry.values[i] = (entry.values[i] ?? 0) + (values[from + i] as number);
-      entry.values[n - 1] = (entry.values[n - 1] ?? 0) + (values[from + n - 1] as number) * lastScale;
+      for (let i = 0; i < n - 1; i++) own[i] = (own[i] as number) + (values[from + i] as number);
+      own[n - 1] = (own[n - 1] as number) + (values[from + n - 1] as number) * lastScale;
     }
   }
 }
 
-/** The merged families, keyed by the name each claims, and every name the workers' plans claim. */
+/**
+ * Where one worker's series of one version-3 family went in the last merge: the merged
+ * series for each of them, in the worker's order. While the worker's keys are the same
+ * array (unchanged since its last answer) and the merged family the same object, its
+ * values are added straight into those series, without a lookup or a label text each.
+ */
+interface Route {
+  readonly keys: readonly string[];
+  readonly family: Merged;
+  readonly lines: Line[];
+  /** A meter's second family (totals) and its series. */
+  readonly family2: Merged | undefined;
+  readonly lines2: Line[];
+  /** The family's sweep count when the route was made: a sweep may have dropped its series. */
+  readonly sweeps: number;
+  /** A histogram family's bucket bounds as exported, joined. */
+  readonly boundsKey?: string;
+}
+
+/** The merged families kept between the scrapes of one handler. */
+export class MergeState {
+  readonly families = new Map<string, Merged>();
+  /** The scrape being merged. */
+  scrape = 0;
+  /** Each worker's routes, by family name. */
+  readonly routes = new Map<string, Map<string, Route>>();
+  /** One array per distinct bucket bounds, so that the writer formats them once per family. */
+  readonly bounds = new Map<string, readonly number[]>();
+}
+
+/** The merged families' claimed names, and every name the workers' plans claim. */
 export interface MergeResult {
-  readonly families: Map<string, Merged>;
   readonly claims: ReadonlySet<string>;
 }
 
 /** Merges the workers' snapshots into families ready to write; names and HELP come from each family's plan. */
-export function mergeSnapshots(snapshots: readonly WorkerSnapshot[], gauges: GaugeMerge, overrides: Readonly<Record<string, GaugeMerge>>): MergeResult {
-  const families = new Map<string, Merged>();
+export function mergeSnapshots(state: MergeState, snapshots: readonly WorkerSnapshot[], gauges: GaugeMerge, overrides: Readonly<Record<string, GaugeMerge>>): MergeResult {
+  const { families } = state;
+  const scrape = ++state.scrape;
   const claims = new Set<string>();
   const family = (claim: string, name: string, type: Merged['type'], help: string, unit?: string): Merged => {
     let f = families.get(claim);
-    if (f === undefined) {
+    // A family that changed its name, type, HELP or unit (a deploy) starts over.
+    if (f === undefined || f.name !== name || f.type !== type || f.help !== help || f.unit !== unit) {
       f = new Merged(name, type, help, unit);
       families.set(claim, f);
+    }
+    if (f.used !== scrape) {
+      f.used = scrape;
+      f.live = 0;
     }
     return f;
   };
@@ -263,9 +329,11 @@ export function mergeSnapshots(snapshots: readonly WorkerSnapshot[], gauges: Gau
       }
     }
   };
-  const sharedBounds = new Map<string, readonly number[]>();
+  const sharedBounds = state.bounds;
+  // Bounds from hostile workers could be many: the table is only a sharing aid.
+  if (sharedBounds.size > 1024) sharedBounds.clear();
   /** A version-3 family: its keys are label texts already; values come flat, `stride` per series. */
-  const mergeCompact = (worker: string, fam: KeyedFamily): void => {
+  const mergeCompact = (worker: string, fam: KeyedFamily, routes: Map<string, Route>, seen: Set<string>): void => {
     if (fam.kind === 'metric') {
       mergeFamily(worker, fam.snapshot as FamilySnapshot);
       return;
@@ -274,106 +342,133 @@ export function mergeSnapshots(snapshots: readonly WorkerSnapshot[], gauges: Gau
     for (const c of plan.claims) claims.add(c);
     const { keys } = fam;
     const values = fam.values as readonly number[];
-    const tag = `worker="${escapeLabelValue(worker)}"`;
+    const n = keys.length;
+    seen.add(fam.name);
+    const route = routes.get(fam.name);
+    const fresh = (f: Merged, f2?: Merged): boolean =>
+      route !== undefined && route.keys === keys && route.family === f && route.family2 === f2 && route.sweeps === f.sweeps + (f2?.sweeps ?? 0);
     switch (fam.kind) {
       case 'counter': {
         const f = family(plan.sample, plan.family, plan.type, plan.help);
+        if (fresh(f)) {
+          const lines = (route as Route).lines;
+          for (let i = 0; i < n; i++) f.into(lines[i] as Line, values, i, 1, 1);
+          break;
+        }
         const addWorker = fam.monotonic !== true && (overrides[fam.exportName] ?? gauges) === 'worker';
-        for (let i = 0; i < keys.length; i++) f.addRange(addWorker ? withLabel(keys[i] as string, tag) : (keys[i] as string), values, i, 1, NO_BOUNDS, '');
+        const tag = `worker="${escapeLabelValue(worker)}"`;
+        const lines: Line[] = [];
+        for (let i = 0; i < n; i++) lines.push(f.addRange(addWorker ? withLabel(keys[i] as string, tag) : (keys[i] as string), values, i, 1, NO_BOUNDS, ''));
+        routes.set(fam.name, { keys, family: f, lines, family2: undefined, lines2: [], sweeps: f.sweeps });
         break;
       }
       case 'meter': {
         const events = plan.events as NonNullable<typeof plan.events>;
         const rates = family(plan.sample, plan.family, 'gauge', plan.help);
         const totals = family(events.sample, events.family, 'counter', events.help);
-        for (let i = 0; i < keys.length; i++) {
-          rates.addRange(keys[i] as string, values, 2 * i, 1, NO_BOUNDS, '');
-          totals.addRange(keys[i] as string, values, 2 * i + 1, 1, NO_BOUNDS, '');
+        if (fresh(rates, totals)) {
+          const { lines, lines2 } = route as Route;
+          for (let i = 0; i < n; i++) {
+            rates.into(lines[i] as Line, values, 2 * i, 1, 1);
+            totals.into(lines2[i] as Line, values, 2 * i + 1, 1, 1);
+          }
+          break;
         }
+        const lines: Line[] = [];
+        const lines2: Line[] = [];
+        for (let i = 0; i < n; i++) {
+          lines.push(rates.addRange(keys[i] as string, values, 2 * i, 1, NO_BOUNDS, ''));
+          lines2.push(totals.addRange(keys[i] as string, values, 2 * i + 1, 1, NO_BOUNDS, ''));
+        }
+        routes.set(fam.name, { keys, family: rates, lines, family2: totals, lines2, sweeps: rates.sweeps + totals.sweeps });
         break;
       }
       case 'histogram': {
         const f = family(plan.sample, plan.family, 'histogram', plan.help, plan.unit);
+        const stride = (fam.bounds as readonly number[]).length + 3;
         const exported = (fam.bounds as readonly number[]).map((b) => exportedBound(b, plan.scale));
         const boundsKey = exported.join(',');
-        // One array per distinct bounds, so that the writer formats them once per family.
+        if (fresh(f) && (route as Route).boundsKey === boundsKey) {
+          const lines = (route as Route).lines;
+          for (let i = 0; i < n; i++) f.into(lines[i] as Line, values, i * stride, stride, plan.scale);
+          break;
+        }
         const bounds = sharedBounds.get(boundsKey) ?? exported;
         sharedBounds.set(boundsKey, bounds);
-        const stride = bounds.length + 3;
-        for (let i = 0; i < keys.length; i++) f.addRange(keys[i] as string, values, i * stride, stride, bounds, boundsKey, plan.scale);
+        const lines: Line[] = [];
+        for (let i = 0; i < n; i++) lines.push(f.addRange(keys[i] as string, values, i * stride, stride, bounds, boundsKey, plan.scale));
+        routes.set(fam.name, { keys, family: f, lines, family2: undefined, lines2: [], sweeps: f.sweeps, boundsKey });
         break;
       }
     }
   };
   for (const { worker, snapshot, compact } of snapshots) {
-    if (snapshot !== undefined) for (const fam of snapshot.metrics as FamilySnapshot[]) mergeFamily(worker, fam);
-    if (compact !== undefined) for (const fam of compact) mergeCompact(worker, fam);
+    if (snapshot !== undefined) {
+      state.routes.delete(worker);
+      for (const fam of snapshot.metrics as FamilySnapshot[]) mergeFamily(worker, fam);
+    }
+    if (compact !== undefined) {
+      let routes = state.routes.get(worker);
+      if (routes === undefined) state.routes.set(worker, (routes = new Map()));
+      const seen = new Set<string>();
+      for (const fam of compact) mergeCompact(worker, fam, routes, seen);
+      // Routes of families the worker no longer has go.
+      for (const name of routes.keys()) if (!seen.has(name)) routes.delete(name);
+    }
   }
-  return { families, claims };
-}
-
-/** A merged series' sample-line prefixes as bytes (one, or a histogram's), and the scrape that last wrote it. */
-interface CachedLines {
-  readonly prefix: Uint8Array | HistogramLines;
-  used: number;
+  // What is kept stays bounded: a family no worker reported for 16 scrapes is let go, and
+  // a family's series no worker reported once they outnumber the live ones.
+  for (const [claim, f] of families) {
+    if (scrape - f.used > 16) families.delete(claim);
+    else if (f.used === scrape && f.lines.size > 2 * f.live + 1024) {
+      for (const [key, line] of f.lines) if (line.used !== scrape) f.lines.delete(key);
+      f.sweeps++;
+    }
+  }
+  return { claims };
 }
 
 /**
- * Writes merged families in either format into a scrape's sink. Each merged series'
- * sample-line prefixes are made once and kept between scrapes, so a scrape of the
- * primary is mostly copies and digits, as a worker's is. What is kept is bounded: series
- * no scrape wrote lately are let go once they outnumber the live ones.
+ * Writes the families and series of the latest merge in either format into a scrape's
+ * sink. Each series' sample-line prefixes are made on its first scrape and kept with it,
+ * so a scrape of the primary is mostly copies and digits, as a worker's is.
  */
-export class MergedWriter {
-  private readonly caches = [new Map<string, Map<string, CachedLines>>(), new Map<string, Map<string, CachedLines>>()];
-  private scrape = 0;
-
-  write(families: Map<string, Merged>, format: Format, sink: Sink): void {
-    const scrape = ++this.scrape;
-    const cache = this.caches[format.openMetrics ? 1 : 0] as Map<string, Map<string, CachedLines>>;
-    for (const [claimed, f] of families) {
-      sink.text(header(f.name, f.type, f.help, f.unit, format));
-      let known = cache.get(claimed);
-      if (known === undefined) cache.set(claimed, (known = new Map()));
-      // Series share their bounds (as arrays of the same values): their line ends are made once per family.
-      let lastBounds: readonly number[] | undefined;
-      let ends: Uint8Array[] = [];
-      for (const [key, { labels, bounds, values }] of f.lines) {
-        let entry = known.get(key);
-        if (entry === undefined) {
-          const prefix =
-            f.type === 'counter'
-              ? utf8(`${f.name}_total${labels} `)
-              : f.type === 'gauge'
-                ? utf8(`${f.name}${labels} `)
-                : f.type === 'info'
-                  ? utf8(`${f.name}_info${labels} `)
-                  : histogramLines(f.name, labels);
-          known.set(key, (entry = { prefix, used: scrape }));
+export function writeMerged(state: MergeState, format: Format, sink: Sink): void {
+  const scrape = state.scrape;
+  for (const f of state.families.values()) {
+    if (f.used !== scrape) continue;
+    sink.text(header(f.name, f.type, f.help, f.unit, format));
+    // Series share their bounds (as arrays of the same values): their line ends are made once per family.
+    let lastBounds: readonly number[] | undefined;
+    let ends: Uint8Array[] = [];
+    for (const line of f.lines.values()) {
+      if (line.used !== scrape) continue;
+      const { labels, bounds, values } = line;
+      const prefix = (line.prefix ??=
+        f.type === 'counter'
+          ? utf8(`${f.name}_total${labels} `)
+          : f.type === 'gauge'
+            ? utf8(`${f.name}${labels} `)
+            : f.type === 'info'
+              ? utf8(`${f.name}_info${labels} `)
+              : histogramLines(f.name, labels));
+      if (prefix instanceof Uint8Array) sink.line(prefix, f.type === 'info' ? 1 : (values[0] as number));
+      else {
+        if (bounds !== lastBounds) {
+          lastBounds = bounds;
+          ends = leEndings(scaledBounds(bounds, 1, format));
         }
-        entry.used = scrape;
-        const prefix = entry.prefix;
-        if (prefix instanceof Uint8Array) sink.line(prefix, f.type === 'info' ? 1 : (values[0] as number));
-        else {
-          if (bounds !== lastBounds) {
-            lastBounds = bounds;
-            ends = leEndings(scaledBounds(bounds, 1, format));
-          }
-          const n = ends.length - 1;
-          for (let i = 0; i < n; i++) {
-            sink.bytes(prefix.bucket);
-            sink.line(ends[i] as Uint8Array, values[i] as number);
-          }
+        const n = ends.length - 1;
+        for (let i = 0; i < n; i++) {
           sink.bytes(prefix.bucket);
-          sink.line(ends[n] as Uint8Array, values[n + 1] as number);
-          sink.line(prefix.count, values[n + 1] as number);
-          sink.line(prefix.sum, values[n + 2] as number);
+          sink.line(ends[i] as Uint8Array, values[i] as number);
         }
+        sink.bytes(prefix.bucket);
+        sink.line(ends[n] as Uint8Array, values[n + 1] as number);
+        sink.line(prefix.count, values[n + 1] as number);
+        sink.line(prefix.sum, values[n + 2] as number);
       }
-      if (known.size > 2 * f.lines.size + 1024) for (const [key, e] of known) if (e.used !== scrape) known.delete(key);
     }
-    // A family no worker has had for 16 scrapes is let go.
-    for (const [claimed, known] of cache) if (!families.has(claimed) && [...known.values()].every((e) => scrape - e.used > 16)) cache.delete(claimed);
   }
 }
 
@@ -413,7 +508,7 @@ export function clusterHandler(options: ClusterOptions = {}): (req: IncomingMess
   const primary = exposition.sources[0] as import('../../probes/probe.js').Registry;
   const missing = primary.selfCounter('probekit_cluster_missing_workers', 'Workers that did not answer a cluster scrape in time');
   const held = new Map<number, Held>();
-  const writer = new MergedWriter();
+  const state = new MergeState();
   const produce = async (format: Format): Promise<Buffer> => {
     const workers = Object.values(nodeCluster().workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
     for (const id of held.keys()) if (!workers.some((w) => w.id === id)) held.delete(id);
@@ -426,10 +521,10 @@ export function clusterHandler(options: ClusterOptions = {}): (req: IncomingMess
       if (a.answer === undefined) missing.inc();
       else got.push({ worker: a.worker, ...a.answer });
     }
-    const merged = mergeSnapshots(got, gauges, merge);
+    const merged = mergeSnapshots(state, got, gauges, merge);
     // Then the primary's own families the workers do not have (its self-metrics, default metrics).
     return exposition.bytes(format, merged.claims, (sink) => {
-      writer.write(merged.families, format, sink);
+      writeMerged(state, format, sink);
       sink.text(up);
     });
   };

@@ -1,7 +1,7 @@
 /**
  * One exposition from several sources (probekit registries, prom-client registries),
- * with family names checked once up front and on every scrape, and the event loop given
- * a turn whenever a scrape has run for 10 ms.
+ * with family names checked once up front and on every scrape, written as bytes into one
+ * {@link Sink} per scrape, and the event loop given a turn whenever a scrape has run for 5 ms.
  */
 import { defaultRegistry, isRegistry, Registry } from '../../probes/probe.js';
 import type { Probe } from '../../probes/types.js';
