@@ -181,8 +181,6 @@ class Merged {
   /** The scrape that last merged this family, and how many of its series it merged. */
   used = 0;
   live = 0;
-  /** How many times series no worker reported were let go. */
-  sweeps = 0;
   constructor(
     readonly name: string,
     readonly type: 'counter' | 'gauge' | 'histogram' | 'info',
@@ -238,8 +236,6 @@ interface Route {
   /** A meter's second family (totals) and its series. */
   readonly family2: Merged | undefined;
   readonly lines2: Line[];
-  /** The family's sweep count when the route was made: a sweep may have dropped its series. */
-  readonly sweeps: number;
   /** A histogram family's bucket bounds as exported, joined. */
   readonly boundsKey?: string;
 }
@@ -345,8 +341,9 @@ export function mergeSnapshots(state: MergeState, snapshots: readonly WorkerSnap
     const n = keys.length;
     seen.add(fam.name);
     const route = routes.get(fam.name);
-    const fresh = (f: Merged, f2?: Merged): boolean =>
-      route !== undefined && route.keys === keys && route.family === f && route.family2 === f2 && route.sweeps === f.sweeps + (f2?.sweeps ?? 0);
+    // A route's series were all merged in the scrape before (its worker answered with this
+    // family, or the route would be gone), so no sweep has let go of any of them.
+    const fresh = (f: Merged, f2?: Merged): boolean => route !== undefined && route.keys === keys && route.family === f && route.family2 === f2;
     switch (fam.kind) {
       case 'counter': {
         const f = family(plan.sample, plan.family, plan.type, plan.help);
@@ -359,7 +356,7 @@ export function mergeSnapshots(state: MergeState, snapshots: readonly WorkerSnap
         const tag = `worker="${escapeLabelValue(worker)}"`;
         const lines: Line[] = [];
         for (let i = 0; i < n; i++) lines.push(f.addRange(addWorker ? withLabel(keys[i] as string, tag) : (keys[i] as string), values, i, 1, NO_BOUNDS, ''));
-        routes.set(fam.name, { keys, family: f, lines, family2: undefined, lines2: [], sweeps: f.sweeps });
+        routes.set(fam.name, { keys, family: f, lines, family2: undefined, lines2: [] });
         break;
       }
       case 'meter': {
@@ -380,7 +377,7 @@ export function mergeSnapshots(state: MergeState, snapshots: readonly WorkerSnap
           lines.push(rates.addRange(keys[i] as string, values, 2 * i, 1, NO_BOUNDS, ''));
           lines2.push(totals.addRange(keys[i] as string, values, 2 * i + 1, 1, NO_BOUNDS, ''));
         }
-        routes.set(fam.name, { keys, family: rates, lines, family2: totals, lines2, sweeps: rates.sweeps + totals.sweeps });
+        routes.set(fam.name, { keys, family: rates, lines, family2: totals, lines2 });
         break;
       }
       case 'histogram': {
@@ -397,11 +394,14 @@ export function mergeSnapshots(state: MergeState, snapshots: readonly WorkerSnap
         sharedBounds.set(boundsKey, bounds);
         const lines: Line[] = [];
         for (let i = 0; i < n; i++) lines.push(f.addRange(keys[i] as string, values, i * stride, stride, bounds, boundsKey, plan.scale));
-        routes.set(fam.name, { keys, family: f, lines, family2: undefined, lines2: [], sweeps: f.sweeps, boundsKey });
+        routes.set(fam.name, { keys, family: f, lines, family2: undefined, lines2: [], boundsKey });
         break;
       }
     }
   };
+  // Routes are kept for the workers that answer: a worker that did not (gone, replaced,
+  // silent) has its routes made again when it answers.
+  for (const worker of state.routes.keys()) if (!snapshots.some((s) => s.worker === worker)) state.routes.delete(worker);
   for (const { worker, snapshot, compact } of snapshots) {
     if (snapshot !== undefined) {
       state.routes.delete(worker);
@@ -420,10 +420,7 @@ export function mergeSnapshots(state: MergeState, snapshots: readonly WorkerSnap
   // a family's series no worker reported once they outnumber the live ones.
   for (const [claim, f] of families) {
     if (scrape - f.used > 16) families.delete(claim);
-    else if (f.used === scrape && f.lines.size > 2 * f.live + 1024) {
-      for (const [key, line] of f.lines) if (line.used !== scrape) f.lines.delete(key);
-      f.sweeps++;
-    }
+    else if (f.used === scrape && f.lines.size > 2 * f.live + 1024) for (const [key, line] of f.lines) if (line.used !== scrape) f.lines.delete(key);
   }
   return { claims };
 }
