@@ -2,7 +2,8 @@
 // workers with about 10k series each, in probekit's per-worker mode (serveWorker() targets
 // found through serveDiscovery()), its aggregated mode (clusterHandler()) and prom-client's
 // AggregatorRegistry; scrape p50/p99 from Prometheus's own scrape_duration_seconds.
-// BENCH_FLEET_SECONDS sets how long each case is scraped (default 60). Every case is
+// BENCH_FLEET_SECONDS sets how long each case is scraped in all (default 60), in
+// BENCH_FLEET_ROUNDS interleaved slices (default 3). Every slice is
 // measured after WARMUP_SECONDS of scrapes once all its targets are up, so the first
 // scrapes (a fresh process's cold code and first caches, in every mode) stay out of p99.
 import { spawn } from 'node:child_process';
@@ -118,19 +119,40 @@ export async function runCase(mode, workers, seconds) {
   }
 }
 
-/** One row per worker count and mode: scrape p50/p99 in ms, scrapes, failed scrapes, samples per scrape, and the p99 ratio to prom-client's. */
-export async function fleetRows({ seconds = Number(process.env.BENCH_FLEET_SECONDS ?? 60), workerCounts = [2, 4] } = {}) {
+/**
+ * One row per worker count and mode: scrape p50/p99 in ms, scrapes, failed scrapes, samples
+ * per scrape, and the p99 ratio to prom-client's. Each mode is scraped for `seconds` in all,
+ * in `rounds` interleaved slices (mode after mode, each round starting one mode later), so
+ * a noisy stretch of a shared machine falls on every mode alike; a mode's p50 and p99 are
+ * of all its slices' scrapes together.
+ */
+export async function fleetRows({
+  seconds = Number(process.env.BENCH_FLEET_SECONDS ?? 60),
+  rounds = Number(process.env.BENCH_FLEET_ROUNDS ?? 3),
+  workerCounts = [2, 4],
+} = {}) {
   const rows = [];
   for (const workers of workerCounts) {
+    const pooled = MODES.map(() => ({ durations: [], down: 0, samples: 0 }));
+    for (let r = 0; r < rounds; r++) {
+      for (let k = 0; k < MODES.length; k++) {
+        const i = (k + r) % MODES.length;
+        const { durations, down, samples } = await runCase(MODES[i][0], workers, seconds / rounds);
+        const into = pooled[i];
+        into.durations.push(...durations);
+        into.down += down;
+        into.samples = Math.max(into.samples, samples);
+      }
+    }
     let base;
-    for (const [mode, impl] of MODES) {
-      const { durations, down, samples } = await runCase(mode, workers, seconds);
+    MODES.forEach(([mode, impl], i) => {
+      const { durations, down, samples } = pooled[i];
       const sorted = [...durations].sort((a, b) => a - b);
-      const row = { workers, mode, impl, seconds, scrapes: sorted.length, down, samples, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) };
+      const row = { workers, mode, impl, seconds, rounds, scrapes: sorted.length, down, samples, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) };
       base ??= row;
       row.ratio = row.p99 / base.p99;
       rows.push(row);
-    }
+    });
   }
   return rows;
 }

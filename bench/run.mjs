@@ -248,11 +248,12 @@ if (want('dashboard')) {
 
 if (want('fleet')) {
   // A real Prometheus at 1 s against a 2- and a 4-worker node:cluster, ~10k series per worker;
-  // BENCH_FLEET_SECONDS (default 60) per case. Per-worker p50/p99 are over every worker's scrapes.
+  // BENCH_FLEET_SECONDS (default 60) per mode, in BENCH_FLEET_ROUNDS (3) interleaved slices. Per-worker p50/p99 are over every worker's scrapes.
   const rows = await fleetRows();
   const seconds = rows[0]?.seconds ?? 0;
+  const rounds = rows[0]?.rounds ?? 1;
   const lines = [
-    `| workers | mode (Prometheus 2.42 scraping every 1 s for ${seconds} s) | scrape p50 ms | scrape p99 ms | p99 × prom-client | scrapes | failed | samples per scrape (all targets) |`,
+    `| workers | mode (Prometheus 2.42 scraping every 1 s for ${seconds} s: ${rounds} interleaved slices) | scrape p50 ms | scrape p99 ms | p99 × prom-client | scrapes | failed | samples per scrape (all targets) |`,
     '|---:|---|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
