@@ -3,9 +3,11 @@
 // found through serveDiscovery()), its aggregated mode (clusterHandler()) and prom-client's
 // AggregatorRegistry; scrape p50/p99 from Prometheus's own scrape_duration_seconds.
 // BENCH_FLEET_SECONDS sets how long each case is scraped in all (default 60), in
-// BENCH_FLEET_ROUNDS interleaved slices (default 3). Every slice is
-// measured after WARMUP_SECONDS of scrapes once all its targets are up, so the first
-// scrapes (a fresh process's cold code and first caches, in every mode) stay out of p99.
+// BENCH_FLEET_ROUNDS interleaved slices (default 2). Every slice is measured after
+// WARMUP_SECONDS of scrapes once all its targets are up, so the first scrapes of fresh
+// processes (cold code while V8 optimises it, first caches, in every mode) stay out of
+// p99: a fleet runs for days, and its scrape p99 is that of its steady state. (A fresh
+// probekit worker's first ten or so scrapes take up to twice its steady time.)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -27,7 +29,7 @@ export const MODES = [
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Scrapes left out of the measure at the start of each case, in seconds. */
-export const WARMUP_SECONDS = 5;
+export const WARMUP_SECONDS = 15;
 
 function portFree(port) {
   return new Promise((resolve) => {
@@ -128,7 +130,7 @@ export async function runCase(mode, workers, seconds) {
  */
 export async function fleetRows({
   seconds = Number(process.env.BENCH_FLEET_SECONDS ?? 60),
-  rounds = Number(process.env.BENCH_FLEET_ROUNDS ?? 3),
+  rounds = Number(process.env.BENCH_FLEET_ROUNDS ?? 2),
   workerCounts = [2, 4],
 } = {}) {
   const rows = [];

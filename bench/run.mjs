@@ -248,7 +248,7 @@ if (want('dashboard')) {
 
 if (want('fleet')) {
   // A real Prometheus at 1 s against a 2- and a 4-worker node:cluster, ~10k series per worker;
-  // BENCH_FLEET_SECONDS (default 60) per mode, in BENCH_FLEET_ROUNDS (3) interleaved slices. Per-worker p50/p99 are over every worker's scrapes.
+  // BENCH_FLEET_SECONDS (default 60) per mode, in BENCH_FLEET_ROUNDS (2) interleaved slices, each after 15 s of warm-up. Per-worker p50/p99 are over every worker's scrapes.
   const rows = await fleetRows();
   const seconds = rows[0]?.seconds ?? 0;
   const rounds = rows[0]?.rounds ?? 1;

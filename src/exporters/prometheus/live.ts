@@ -64,9 +64,9 @@ export function leEndings(les: readonly string[]): Uint8Array[] {
   return out;
 }
 
-/** Sample-line prefixes of counter and meter series, and of histogram series in text 0.0.4, built on their first scrape. */
+/** Sample-line prefixes of counter, meter and histogram series, built on their first scrape. */
 const prefixes = new WeakMap<object, Uint8Array | readonly Uint8Array[] | HistogramLines>();
-/** Histogram series in OpenMetrics, whose `le` values are written canonically and whose type may be a gauge histogram. */
+/** Those of histogram series written as gauge histograms (OpenMetrics, a family with a negative bound). */
 const omPrefixes = new WeakMap<object, HistogramLines>();
 
 /** Bounds scaled into seconds, printed without binary noise (canonically in OpenMetrics). */
@@ -128,8 +128,10 @@ function meterLines(m: Meter, base: string, names: readonly string[]): readonly 
   return made;
 }
 
-function seriesLines(h: Histogram, base: string, names: readonly string[], format: Format, gauge: boolean): HistogramLines {
-  const cache = format.openMetrics ? omPrefixes : prefixes;
+function seriesLines(h: Histogram, base: string, names: readonly string[], gauge: boolean): HistogramLines {
+  // The prefixes are the same in both formats (the le values are in the family's endings)
+  // but for a gauge histogram's `_gcount` and `_gsum`, in OpenMetrics only.
+  const cache = gauge ? omPrefixes : prefixes;
   const known = cache.get(h) as HistogramLines | undefined;
   if (known !== undefined) return known;
   const made = histogramLines(base, labelText(names, h.labelValues), gauge ? '_g' : '_');
@@ -171,7 +173,7 @@ function* writeHistogram(read: Reader, family: Family<Histogram>, options: Write
     const nb = ends.length - 1;
     let n = 0;
     for (const h of all) {
-      const l = seriesLines(h, base, family.labelNames, options.format, gauge);
+      const l = seriesLines(h, base, family.labelNames, gauge);
       const counts = read.bucketCounts(h);
       const count = read.count(h);
       let acc = 0;
