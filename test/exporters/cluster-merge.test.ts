@@ -108,6 +108,17 @@ describe('the cluster merge kept between scrapes', () => {
     expect(state.routes.size).toBe(1);
   });
 
+  it('adds the values of every worker into one family while workers disagree on its HELP (a rolling deploy), scrape after scrape', () => {
+    const state = new MergeState();
+    const keys = ['{k="a"}', '{k="b"}'];
+    const worker = (id: string, help: string, values: number[]): Answer =>
+      ({ worker: id, compact: [{ name: 'c', kind: 'counter', exportName: 'c', help, unit: null, labelNames: ['k'], monotonic: true, keys, values }] }) as Answer;
+    for (let scrape = 0; scrape < 3; scrape++) {
+      mergeSnapshots(state, [worker('0', 'old help', [100, 200]), worker('1', 'new help', [1, 2])], 'worker', {});
+      expect(lines(state)).toEqual(['c_total{k="a"} 101', 'c_total{k="b"} 202']);
+    }
+  });
+
   it('lets go of a family no worker reported for 16 scrapes, and of the routes of a worker that stopped answering', () => {
     const state = new MergeState();
     const keys = ['{k="a"}'];

@@ -181,6 +181,8 @@ class Merged {
   /** The scrape that last merged this family, and how many of its series it merged. */
   used = 0;
   live = 0;
+  /** How many series were replaced under their key: routes made before a replacement are stale. */
+  replaced = 0;
   constructor(
     readonly name: string,
     readonly type: 'counter' | 'gauge' | 'histogram' | 'info',
@@ -201,6 +203,8 @@ class Merged {
     const key = boundsKey === this.commonBounds ? labels : `${labels}\u0000${boundsKey}`;
     let line = this.lines.get(key);
     if (line === undefined || line.values.length !== n) {
+      // A series replaced under its key (a malformed older answer) must not be reached through a route.
+      if (line !== undefined) this.replaced++;
       line = { labels, bounds, values: new Array<number>(n).fill(0), used: 0, prefix: undefined };
       this.lines.set(key, line);
     }
@@ -236,6 +240,8 @@ interface Route {
   /** A meter's second family (totals) and its series. */
   readonly family2: Merged | undefined;
   readonly lines2: Line[];
+  /** The families' `replaced` counts (summed) when the route was made. */
+  readonly replaced: number;
   /** A histogram family's bucket bounds as exported, joined. */
   readonly boundsKey?: string;
 }
@@ -263,8 +269,10 @@ export function mergeSnapshots(state: MergeState, snapshots: readonly WorkerSnap
   const claims = new Set<string>();
   const family = (claim: string, name: string, type: Merged['type'], help: string, unit?: string): Merged => {
     let f = families.get(claim);
-    // A family that changed its name, type, HELP or unit (a deploy) starts over.
-    if (f === undefined || f.name !== name || f.type !== type || f.help !== help || f.unit !== unit) {
+    // A family that changed its name, type, HELP or unit since the last scrape (a deploy)
+    // starts over; within a scrape the first worker's wins and every worker's values add
+    // into it (during a rolling deploy old and new workers disagree on every scrape).
+    if (f === undefined || (f.used !== scrape && (f.name !== name || f.type !== type || f.help !== help || f.unit !== unit))) {
       f = new Merged(name, type, help, unit);
       families.set(claim, f);
     }
@@ -343,7 +351,8 @@ export function mergeSnapshots(state: MergeState, snapshots: readonly WorkerSnap
     const route = routes.get(fam.name);
     // A route's series were all merged in the scrape before (its worker answered with this
     // family, or the route would be gone), so no sweep has let go of any of them.
-    const fresh = (f: Merged, f2?: Merged): boolean => route !== undefined && route.keys === keys && route.family === f && route.family2 === f2;
+    const fresh = (f: Merged, f2?: Merged): boolean =>
+      route !== undefined && route.keys === keys && route.family === f && route.family2 === f2 && route.replaced === f.replaced + (f2?.replaced ?? 0);
     switch (fam.kind) {
       case 'counter': {
         const f = family(plan.sample, plan.family, plan.type, plan.help);
@@ -356,7 +365,7 @@ export function mergeSnapshots(state: MergeState, snapshots: readonly WorkerSnap
         const tag = `worker="${escapeLabelValue(worker)}"`;
         const lines: Line[] = [];
         for (let i = 0; i < n; i++) lines.push(f.addRange(addWorker ? withLabel(keys[i] as string, tag) : (keys[i] as string), values, i, 1, NO_BOUNDS, ''));
-        routes.set(fam.name, { keys, family: f, lines, family2: undefined, lines2: [] });
+        routes.set(fam.name, { keys, family: f, lines, family2: undefined, lines2: [], replaced: f.replaced });
         break;
       }
       case 'meter': {
@@ -377,7 +386,7 @@ export function mergeSnapshots(state: MergeState, snapshots: readonly WorkerSnap
           lines.push(rates.addRange(keys[i] as string, values, 2 * i, 1, NO_BOUNDS, ''));
           lines2.push(totals.addRange(keys[i] as string, values, 2 * i + 1, 1, NO_BOUNDS, ''));
         }
-        routes.set(fam.name, { keys, family: rates, lines, family2: totals, lines2 });
+        routes.set(fam.name, { keys, family: rates, lines, family2: totals, lines2, replaced: rates.replaced + totals.replaced });
         break;
       }
       case 'histogram': {
@@ -394,7 +403,7 @@ export function mergeSnapshots(state: MergeState, snapshots: readonly WorkerSnap
         sharedBounds.set(boundsKey, bounds);
         const lines: Line[] = [];
         for (let i = 0; i < n; i++) lines.push(f.addRange(keys[i] as string, values, i * stride, stride, bounds, boundsKey, plan.scale));
-        routes.set(fam.name, { keys, family: f, lines, family2: undefined, lines2: [], boundsKey });
+        routes.set(fam.name, { keys, family: f, lines, family2: undefined, lines2: [], replaced: f.replaced, boundsKey });
         break;
       }
     }
