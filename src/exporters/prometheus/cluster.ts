@@ -18,7 +18,7 @@ import { type CompactFamily, isMessage, PROTOCOL_VERSION, SNAPSHOT_REPLY, SNAPSH
 import { slotFor } from './fleet.js';
 import { escapeLabelValue, type Format, header, labelText, withLabel } from './format.js';
 import { Exposition, type ExpositionOptions } from './exposition.js';
-import { histogramLines, type HistogramLines, leEndings, scaledBounds, utf8 } from './live.js';
+import { histogramLines, type HistogramLines, leEndings, scaledBounds, utf8, writeBucket } from './live.js';
 import type { Sink } from './sink.js';
 import { serveScrape } from './http.js';
 
@@ -465,12 +465,8 @@ export function writeMerged(state: MergeState, format: Format, sink: Sink): void
           ends = leEndings(scaledBounds(bounds, 1, format));
         }
         const n = ends.length - 1;
-        for (let i = 0; i < n; i++) {
-          sink.bytes(prefix.bucket);
-          sink.line(ends[i] as Uint8Array, values[i] as number);
-        }
-        sink.bytes(prefix.bucket);
-        sink.line(ends[n] as Uint8Array, values[n + 1] as number);
+        for (let i = 0; i < n; i++) writeBucket(sink, prefix, ends[i] as Uint8Array, values[i] as number);
+        writeBucket(sink, prefix, ends[n] as Uint8Array, values[n + 1] as number);
         sink.line(prefix.count, values[n + 1] as number);
         sink.line(prefix.sum, values[n + 2] as number);
       }

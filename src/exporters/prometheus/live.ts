@@ -64,10 +64,18 @@ export function leEndings(les: readonly string[]): Uint8Array[] {
   return out;
 }
 
-/** Sample-line prefixes of counter, meter and histogram series, built on their first scrape. */
-const prefixes = new WeakMap<object, Uint8Array | readonly Uint8Array[] | HistogramLines>();
-/** Those of histogram series written as gauge histograms (OpenMetrics, a family with a negative bound). */
-const omPrefixes = new WeakMap<object, HistogramLines>();
+/** Writes one bucket line of a histogram series: its bucket prefix, the bound's ending, `value`. */
+export function writeBucket(sink: Sink, l: HistogramLines, end: Uint8Array, value: number): void {
+  sink.bytes(l.bucket);
+  sink.line(end, value);
+}
+
+/** Sample-line prefixes of each series, built on its first scrape: a counter's, a meter's two (rate, events). */
+const counterPrefixes = new WeakMap<Counter, Uint8Array>();
+const meterPrefixes = new WeakMap<Meter, readonly Uint8Array[]>();
+/** A histogram series' (the same in both formats), and as a gauge histogram's (OpenMetrics, a family with a negative bound). */
+const histogramPrefixes = new WeakMap<Histogram, HistogramLines>();
+const gaugeHistogramPrefixes = new WeakMap<Histogram, HistogramLines>();
 
 /** Bounds scaled into seconds, printed without binary noise (canonically in OpenMetrics). */
 export function scaledBounds(bounds: ArrayLike<number>, scale: number, format: Format): string[] {
@@ -112,27 +120,27 @@ function* writeCounter(read: Reader, family: Family<Counter>, options: WriteOpti
   sink.text(header(plan.family, plan.type, plan.help, undefined, options.format));
   let n = 0;
   for (const c of read.counters(family)) {
-    let prefix = prefixes.get(c) as Uint8Array | undefined;
-    if (prefix === undefined) prefixes.set(c, (prefix = utf8(`${sample}${labelText(family.labelNames, c.labelValues)} `)));
+    let prefix = counterPrefixes.get(c);
+    if (prefix === undefined) counterPrefixes.set(c, (prefix = utf8(`${sample}${labelText(family.labelNames, c.labelValues)} `)));
     sink.line(prefix, read.counterValue(c));
     if (++n % SLICE === 0) yield;
   }
 }
 
 function meterLines(m: Meter, base: string, names: readonly string[]): readonly Uint8Array[] {
-  const known = prefixes.get(m) as readonly Uint8Array[] | undefined;
+  const known = meterPrefixes.get(m);
   if (known !== undefined) return known;
   const labels = labelText(names, m.labelValues);
   const made = [utf8(`${base}${labels} `), utf8(`${base}_events_total${labels} `)];
-  prefixes.set(m, made);
+  meterPrefixes.set(m, made);
   return made;
 }
 
 function seriesLines(h: Histogram, base: string, names: readonly string[], gauge: boolean): HistogramLines {
   // The prefixes are the same in both formats (the le values are in the family's endings)
   // but for a gauge histogram's `_gcount` and `_gsum`, in OpenMetrics only.
-  const cache = gauge ? omPrefixes : prefixes;
-  const known = cache.get(h) as HistogramLines | undefined;
+  const cache = gauge ? gaugeHistogramPrefixes : histogramPrefixes;
+  const known = cache.get(h);
   if (known !== undefined) return known;
   const made = histogramLines(base, labelText(names, h.labelValues), gauge ? '_g' : '_');
   cache.set(h, made);
@@ -179,11 +187,9 @@ function* writeHistogram(read: Reader, family: Family<Histogram>, options: Write
       let acc = 0;
       for (let i = 0; i < nb; i++) {
         acc += counts[i] as number;
-        sink.bytes(l.bucket);
-        sink.line(ends[i] as Uint8Array, acc);
+        writeBucket(sink, l, ends[i] as Uint8Array, acc);
       }
-      sink.bytes(l.bucket);
-      sink.line(ends[nb] as Uint8Array, count);
+      writeBucket(sink, l, ends[nb] as Uint8Array, count);
       if (om && !gauge && read.sawNegative(h)) options.omitted(2);
       else {
         sink.line(l.count, count);
